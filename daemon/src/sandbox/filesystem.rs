@@ -1,0 +1,267 @@
+//! The run's root filesystem, planned by the supervisor and assembled by init.
+//!
+//! ```text
+//! /            tmpfs (1 MiB), read-only after pivot_root, nosuid, nodev
+//! /usr …       read-only, nosuid, nodev binds of the system dirs; /bin, /lib… as the host's symlinks
+//! /etc         synthetic: passwd and group naming the slot user, hosts, nsswitch.conf,
+//!              the host's ld.so.cache and alternatives (read-only binds)
+//! /box         the run's box, read-write, nosuid, nodev (the working directory)
+//! /tmp         tmpfs of the run's tmp size, charged to its memory cgroup
+//! /dev         tmpfs with null, zero, full, random, urandom; fd, stdin… links; shm → /tmp
+//! /proc        fresh procfs of the run's pid namespace
+//! /sys/fs/cgroup  optional read-only view of the run's own cgroup (cgroup namespace)
+//! ```
+//! Nothing else of the host exists inside: no /run, /var, /home, /root, daemon data or other boxes.
+
+use super::cgroup::Layout;
+use super::child::{LandlockRule, MountOp};
+use super::landlock::LandlockPolicy;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// The host's system directories every run sees read-only (when they exist).
+pub const SYSTEM_PATHS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// Files of the host's `/etc` that runtimes resolve through, bound read-only.
+pub const ETC_PATHS: &[&str] = &["/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"];
+
+const RO: libc::c_ulong = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+
+/// Who the run is, for the synthetic `/etc/passwd` and `/etc/group`.
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Inputs of one root plan.
+pub struct RootInputs<'a> {
+    pub new_root: &'a Path,
+    pub box_dir: &'a Path,
+    pub extra_readonly: &'a [PathBuf],
+    pub tmp_bytes: u64,
+    pub identity: Identity,
+    pub cgroup_view: Option<&'a Layout>,
+}
+
+/// The operations init performs, and the Landlock rules it adds after pivot_root.
+pub struct RootPlan {
+    pub ops: Vec<MountOp>,
+    pub rules: Vec<LandlockRule>,
+}
+
+struct Builder<'a> {
+    new_root: &'a Path,
+    ops: Vec<MountOp>,
+    rules: Vec<LandlockRule>,
+    made_dirs: Vec<PathBuf>,
+    bound: Vec<PathBuf>,
+}
+
+pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, String> {
+    let mut b = Builder {
+        new_root: inputs.new_root,
+        ops: Vec::new(),
+        rules: Vec::new(),
+        made_dirs: Vec::new(),
+        bound: Vec::new(),
+    };
+    b.mount(Some("tmpfs"), Path::new("/"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=1m,mode=0755"))?;
+    b.rule("/", landlock.read_only())?;
+
+    for system in SYSTEM_PATHS {
+        let host = Path::new(system);
+        match std::fs::symlink_metadata(host) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(host).map_err(|e| format!("cannot read link {system}: {e}"))?;
+                b.symlink(&target, host)?;
+            }
+            Ok(meta) if meta.is_dir() => b.bind_readonly(host, landlock)?,
+            _ => {}
+        }
+    }
+    b.dir(Path::new("/etc"), 0o755)?;
+    let passwd = format!(
+        "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}:AceJudge sandbox:/box:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        uid = inputs.identity.uid,
+        gid = inputs.identity.gid
+    );
+    let group = format!("root:x:0:\nsandbox:x:{}:\nnogroup:x:65534:\n", inputs.identity.gid);
+    b.file(Path::new("/etc/passwd"), passwd.into_bytes())?;
+    b.file(Path::new("/etc/group"), group.into_bytes())?;
+    b.file(Path::new("/etc/hosts"), b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n".to_vec())?;
+    b.file(Path::new("/etc/hostname"), b"acejudge\n".to_vec())?;
+    b.file(Path::new("/etc/nsswitch.conf"), b"passwd: files\ngroup: files\nhosts: files\n".to_vec())?;
+    for etc in ETC_PATHS {
+        if Path::new(etc).exists() {
+            b.bind_readonly(Path::new(etc), landlock)?;
+        }
+    }
+    for extra in inputs.extra_readonly {
+        if !extra.is_absolute() {
+            return Err(format!("read-only path {} must be absolute", extra.display()));
+        }
+        if !extra.exists() {
+            return Err(format!("read-only path {} does not exist on this host", extra.display()));
+        }
+        if !b.is_bound(extra) {
+            b.bind_readonly(extra, landlock)?;
+        }
+    }
+
+    b.dir(Path::new("/box"), 0o755)?;
+    b.mount(Some(path_str(inputs.box_dir)?), Path::new("/box"), None, libc::MS_BIND, None)?;
+    b.mount(None, Path::new("/box"), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV, None)?;
+    b.rule("/box", landlock.read_write())?;
+
+    b.dir(Path::new("/tmp"), 0o1777)?;
+    let tmp_opts = format!("size={},mode=1777", inputs.tmp_bytes.max(4096));
+    b.mount(Some("tmpfs"), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts))?;
+    b.rule("/tmp", landlock.read_write())?;
+
+    b.dir(Path::new("/dev"), 0o755)?;
+    b.mount(
+        Some("tmpfs"),
+        Path::new("/dev"),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        Some("size=64k,mode=0755"),
+    )?;
+    for (name, minor) in [("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)] {
+        b.ops.push(MountOp::CharDevice { path: b.host(&Path::new("/dev").join(name))?, dev: libc::makedev(1, minor) });
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("shm", "/tmp"),
+    ] {
+        b.symlink(Path::new(target), &Path::new("/dev").join(name))?;
+    }
+    b.rule("/dev", landlock.devices())?;
+
+    b.dir(Path::new("/proc"), 0o555)?;
+    b.mount(Some("proc"), Path::new("/proc"), Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
+
+    if let Some(layout) = inputs.cgroup_view {
+        b.dirs(Path::new("/sys/fs/cgroup"))?;
+        let flags = RO | libc::MS_NOEXEC;
+        match layout {
+            Layout::V2 { .. } => b.mount(Some("cgroup2"), Path::new("/sys/fs/cgroup"), Some("cgroup2"), flags, None)?,
+            Layout::V1 { .. } => {
+                b.mount(
+                    Some("tmpfs"),
+                    Path::new("/sys/fs/cgroup"),
+                    Some("tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    Some("size=4k,mode=0755"),
+                )?;
+                for controller in ["memory", "pids", "cpu,cpuacct"] {
+                    let dir = Path::new("/sys/fs/cgroup").join(controller);
+                    b.dir(&dir, 0o555)?;
+                    b.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(controller))?;
+                }
+                b.mount(None, Path::new("/sys/fs/cgroup"), None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)?;
+            }
+        }
+    }
+    Ok(RootPlan { ops: b.ops, rules: b.rules })
+}
+
+impl Builder<'_> {
+    /// The host-side path of `inside` under the new root, before pivot_root.
+    fn host(&self, inside: &Path) -> Result<CString, String> {
+        let relative = inside.strip_prefix("/").map_err(|_| format!("{} is not absolute", inside.display()))?;
+        let joined =
+            if relative.as_os_str().is_empty() { self.new_root.to_path_buf() } else { self.new_root.join(relative) };
+        cstring(&joined)
+    }
+
+    fn dir(&mut self, inside: &Path, mode: libc::mode_t) -> Result<(), String> {
+        if self.made_dirs.iter().any(|d| d == inside) {
+            return Ok(());
+        }
+        self.ops.push(MountOp::MakeDir { path: self.host(inside)?, mode });
+        self.made_dirs.push(inside.to_path_buf());
+        Ok(())
+    }
+
+    /// Makes `inside` and every missing parent.
+    fn dirs(&mut self, inside: &Path) -> Result<(), String> {
+        let mut current = PathBuf::from("/");
+        for component in inside.components() {
+            if let Component::Normal(name) = component {
+                current.push(name);
+                self.dir(&current.clone(), 0o755)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn symlink(&mut self, target: &Path, inside: &Path) -> Result<(), String> {
+        self.ops.push(MountOp::Symlink { target: cstring(target)?, path: self.host(inside)? });
+        Ok(())
+    }
+
+    fn file(&mut self, inside: &Path, contents: Vec<u8>) -> Result<(), String> {
+        self.ops.push(MountOp::WriteFile { path: self.host(inside)?, contents });
+        Ok(())
+    }
+
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        inside: &Path,
+        fstype: Option<&str>,
+        flags: libc::c_ulong,
+        data: Option<&str>,
+    ) -> Result<(), String> {
+        let c = |s: Option<&str>| s.map(|s| CString::new(s).map_err(|_| format!("NUL in {s:?}"))).transpose();
+        self.ops.push(MountOp::Mount {
+            source: c(source)?,
+            target: self.host(inside)?,
+            fstype: c(fstype)?,
+            flags,
+            data: c(data)?,
+        });
+        Ok(())
+    }
+
+    fn is_bound(&self, path: &Path) -> bool {
+        self.bound.iter().any(|b| path.starts_with(b))
+    }
+
+    /// A read-only, nosuid, nodev bind of a host path at the same place inside.
+    fn bind_readonly(&mut self, host: &Path, landlock: &LandlockPolicy) -> Result<(), String> {
+        let parent = host.parent().unwrap_or(Path::new("/"));
+        self.dirs(parent)?;
+        if host.is_dir() {
+            self.dir(host, 0o755)?;
+        } else {
+            self.file(host, Vec::new())?;
+        }
+        let source = path_str(host)?;
+        self.mount(Some(source), host, None, libc::MS_BIND, None)?;
+        self.mount(None, host, None, libc::MS_BIND | libc::MS_REMOUNT | RO, None)?;
+        let access = if host.is_dir() { landlock.read_execute() } else { landlock.for_file(landlock.read_execute()) };
+        self.rule(source, access)?;
+        self.bound.push(host.to_path_buf());
+        Ok(())
+    }
+
+    fn rule(&mut self, inside: &str, access: u64) -> Result<(), String> {
+        if access != 0 {
+            self.rules.push(LandlockRule { path: cstring(Path::new(inside))?, access });
+        }
+        Ok(())
+    }
+}
+
+fn cstring(path: &Path) -> Result<CString, String> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("path {} contains NUL", path.display()))
+}
+
+fn path_str(path: &Path) -> Result<&str, String> {
+    path.to_str().ok_or_else(|| format!("path {} is not UTF-8", path.display()))
+}
