@@ -150,6 +150,7 @@ fn smoke_run(data_dir: &Path) -> Check {
             box_dir: boxed.path().into(),
             readonly_paths: vec![],
             cgroup_view: false,
+            writable_overlays: vec![],
             limits: Limits::default(),
         };
         sandbox.run(0, &spec)

@@ -42,6 +42,9 @@ pub struct ExecArgs {
     /// Extra host path visible read-only inside (repeatable).
     #[arg(long = "ro")]
     pub readonly: Vec<PathBuf>,
+    /// Host directory shown copy-on-write inside: the run's writes never reach the host (repeatable).
+    #[arg(long = "overlay")]
+    pub overlays: Vec<PathBuf>,
     /// Environment variable KEY=VALUE for the program (repeatable); PATH defaults to /usr/bin:/bin.
     #[arg(long = "env")]
     pub env: Vec<String>,
@@ -113,6 +116,11 @@ pub fn validate(args: &ExecArgs) -> anyhow::Result<()> {
             bail!("--ro {}: give an absolute path that exists on this host", path.display());
         }
     }
+    for path in &args.overlays {
+        if !path.is_absolute() || !path.is_dir() {
+            bail!("--overlay {}: give an absolute path to an existing directory", path.display());
+        }
+    }
     for kv in &args.env {
         if !kv.contains('=') || kv.starts_with('=') {
             bail!("--env {kv:?}: use KEY=VALUE");
@@ -145,6 +153,7 @@ pub fn run(args: ExecArgs, data_dir: &Path) -> anyhow::Result<u8> {
         box_dir: boxed.path().to_path_buf(),
         readonly_paths: args.readonly,
         cgroup_view: args.cgroup_view,
+        writable_overlays: args.overlays,
         limits: Limits {
             wall: args.wall,
             cpu: args.cpu,

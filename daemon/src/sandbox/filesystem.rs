@@ -40,6 +40,7 @@ pub struct RootInputs<'a> {
     pub box_dir: &'a Path,
     pub extra_readonly: &'a [PathBuf],
     pub tmp_bytes: u64,
+    pub writable_overlays: &'a [PathBuf],
     pub identity: Identity,
     pub cgroup_view: Option<&'a Layout>,
 }
@@ -118,6 +119,33 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
     let tmp_opts = format!("size={},mode=1777", inputs.tmp_bytes.max(4096));
     b.mount(Some("tmpfs"), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts))?;
     b.rule("/tmp", landlock.read_write())?;
+
+    if !inputs.writable_overlays.is_empty() {
+        // Upper and work directories of the overlays live in their own tmpfs, outside /tmp.
+        b.dir(Path::new("/.layers"), 0o700)?;
+        let opts = format!("size={},mode=0700", inputs.tmp_bytes.max(4096));
+        b.mount(Some("tmpfs"), Path::new("/.layers"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
+        for (i, lower) in inputs.writable_overlays.iter().enumerate() {
+            if !lower.is_absolute() || !lower.is_dir() {
+                return Err(format!("overlay {} must be an existing absolute directory", lower.display()));
+            }
+            let layer = PathBuf::from(format!("/.layers/{i}"));
+            b.dir(&layer, 0o755)?;
+            b.dir(&layer.join("upper"), 0o755)?;
+            b.dir(&layer.join("work"), 0o755)?;
+            b.dirs(lower)?;
+            let host = |p: &Path| b.host(p).map(|c| c.to_string_lossy().into_owned());
+            let opts = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                path_str(lower)?,
+                host(&layer.join("upper"))?,
+                host(&layer.join("work"))?
+            );
+            b.mount(Some("overlay"), lower, Some("overlay"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
+            b.rule(path_str(lower)?, landlock.read_write())?;
+        }
+    }
+
 
     b.dir(Path::new("/dev"), 0o755)?;
     b.mount(

@@ -222,6 +222,7 @@ impl Sandbox {
                 box_dir: &spec.box_dir,
                 extra_readonly: &spec.readonly_paths,
                 tmp_bytes: spec.limits.tmp_bytes,
+                writable_overlays: &spec.writable_overlays,
                 identity: filesystem::Identity { uid: slot.uid, gid: slot.uid },
                 cgroup_view: spec.cgroup_view.then_some(&self.layout),
             },

@@ -60,6 +60,11 @@ pub struct SandboxSpec {
     pub box_dir: PathBuf,
     /// Extra host paths mounted read-only (and executable) at the same place inside.
     pub readonly_paths: Vec<PathBuf>,
+    /// Host directories shown at the same path inside, copy-on-write: the run
+    /// reads the host's files, and what it writes lands in a per-run layer in
+    /// memory (charged to the run) that is gone when the run ends. The host
+    /// directory is never written. For shared build caches (Go's GOCACHE).
+    pub writable_overlays: Vec<PathBuf>,
     /// Mount a read-only view of the run's own cgroup at `/sys/fs/cgroup`,
     /// for runtimes that size themselves from it (the JVM, Go, Node).
     pub cgroup_view: bool,
