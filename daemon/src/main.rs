@@ -10,7 +10,7 @@ fn main() {
         .init();
     let args = Cli::parse();
     let result = match args.command {
-        Command::Exec(exec) => cli::exec::run(exec, &args.data_dir),
+        Command::Exec(exec) => cli::exec::run(*exec, &args.data_dir),
         Command::Doctor => cli::doctor::run(&args.data_dir),
     };
     match result {

@@ -109,7 +109,11 @@ pub fn validate(args: &ExecArgs) -> anyhow::Result<()> {
         bail!("--output {} is outside what this host allows: use 1 byte up to 256M", args.output);
     }
     if args.box_size < (1 << 20) || args.box_size > host_memory / 2 {
-        bail!("--box-size {} is outside what this host allows: use 1M up to {}M", args.box_size, host_memory / 2 >> 20);
+        bail!(
+            "--box-size {} is outside what this host allows: use 1M up to {}M",
+            args.box_size,
+            (host_memory / 2) >> 20
+        );
     }
     for path in &args.readonly {
         if !path.is_absolute() || !path.exists() {

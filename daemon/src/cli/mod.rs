@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a command in the sandbox and print its Outcome as JSON.
-    Exec(exec::ExecArgs),
+    Exec(Box<exec::ExecArgs>),
     /// Check which isolation layers and toolchains this host has.
     Doctor,
 }

@@ -28,7 +28,7 @@
 //! supervisor before `clone3`; this code only reads it and makes syscalls.
 
 use super::sys::{self, Errno, SysResult};
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::os::fd::RawFd;
 
 /// The step of the child's setup that failed, reported with its errno.
@@ -133,6 +133,11 @@ pub enum MountOp {
     CharDevice {
         path: CString,
         dev: libc::dev_t,
+    },
+    /// A sysctl of the run's own namespaces; skipped where the kernel lacks it.
+    Sysctl {
+        path: CString,
+        value: &'static [u8],
     },
     Mount {
         source: Option<CString>,
@@ -277,6 +282,15 @@ fn run_mount_op(op: &MountOp) -> SysResult<()> {
             written
         }
         MountOp::CharDevice { path, dev } => sys::mknod(path, libc::S_IFCHR | 0o666, *dev),
+        MountOp::Sysctl { path, value } => match sys::open(path, libc::O_WRONLY, 0) {
+            Ok(fd) => {
+                let written = sys::write_all(fd, value);
+                sys::close(fd);
+                written
+            }
+            Err(Errno(libc::ENOENT)) => Ok(()),
+            Err(e) => Err(e),
+        },
         MountOp::Mount { source, target, fstype, flags, data } => {
             sys::mount(source.as_deref(), target, fstype.as_deref(), *flags, data.as_deref())
         }
@@ -457,6 +471,3 @@ pub fn decode(buf: &[u8]) -> Option<(u8, u8, i32)> {
 pub fn pointer_array(strings: &[CString]) -> Vec<*const libc::c_char> {
     strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
 }
-
-#[allow(dead_code)]
-fn _assert_cstr(_: &CStr) {}

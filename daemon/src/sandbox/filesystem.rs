@@ -146,7 +146,6 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
         }
     }
 
-
     b.dir(Path::new("/dev"), 0o755)?;
     b.mount(
         Some("tmpfs"),
@@ -171,6 +170,9 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
 
     b.dir(Path::new("/proc"), 0o555)?;
     b.mount(Some("proc"), Path::new("/proc"), Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
+    // memfds are on an internal filesystem Landlock cannot see: make them non-executable
+    // in this pid namespace (MFD_EXEC itself is refused by seccomp).
+    b.ops.push(MountOp::Sysctl { path: b.host(Path::new("/proc/sys/vm/memfd_noexec"))?, value: b"1" });
 
     if let Some(layout) = inputs.cgroup_view {
         b.dirs(Path::new("/sys/fs/cgroup"))?;

@@ -96,7 +96,6 @@ struct Slot {
 
 /// The host-wide sandbox state: filters compiled, cgroups opened, slots ready.
 pub struct Sandbox {
-    config: SandboxConfig,
     layout: Layout,
     cgroups: Box<dyn CgroupBackend>,
     landlock: LandlockPolicy,
@@ -144,18 +143,7 @@ impl Sandbox {
             .and_then(|set| set.iter().map(|c| c.index() as u32).max())
             .unwrap_or(40)
             .max(40);
-        Ok(Sandbox {
-            config,
-            layout,
-            cgroups,
-            landlock,
-            seccomp,
-            slots,
-            new_root,
-            boxes,
-            last_cap,
-            runs: AtomicU64::new(0),
-        })
+        Ok(Sandbox { layout, cgroups, landlock, seccomp, slots, new_root, boxes, last_cap, runs: AtomicU64::new(0) })
     }
 
     pub fn slots(&self) -> usize {

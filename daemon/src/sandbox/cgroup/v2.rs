@@ -12,7 +12,7 @@
 use super::io::{self, CgroupError};
 use super::{CgroupBackend, CgroupLimits, CpuUsage, RunCgroup};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +114,6 @@ impl RunCgroup for V2Run {
     }
 
     fn remove(self: Box<Self>) -> Result<(), CgroupError> {
-        let _ = self.handle.as_raw_fd();
         drop(self.handle);
         io::remove_dir(&self.dir)
     }
