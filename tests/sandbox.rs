@@ -296,11 +296,11 @@ fn the_supervisor_never_follows_a_link_planted_in_the_box() {
 #[test]
 fn stdin_is_fed_and_exit_codes_and_signals_are_reported() {
     let h = harness_or_skip!();
-    let mut run = Run::new(&["/bin/sh", "-c", "read line; echo \"got $line\"; exit 3"]);
-    run.stdin = b"hello\n".to_vec();
+    let mut run = Run::new(&["/bin/sh", "-c", "printf got; cat; exit 3"]);
+    run.stdin = b" hello\n".to_vec();
     let outcome = h.run(run);
     assert_eq!((outcome.status.clone(), outcome.exit_code), (Status::NonzeroExit, Some(3)));
-    assert_eq!(stdout(&outcome), "got hello\n");
+    assert_eq!(stdout(&outcome), "got hello\n", "all of stdin arrives, then EOF");
     let outcome = h.run(Run::new(&["/bin/sh", "-c", "kill -SEGV $$"]));
     assert_eq!((outcome.status, outcome.signal), (Status::Signaled, Some(libc::SIGSEGV)));
 }

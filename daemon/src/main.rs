@@ -8,10 +8,21 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACEJUDGE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        // Usage errors are one line that says what to fix; help and version print as usual.
+        Err(e) if e.use_stderr() => {
+            let message = e.to_string();
+            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments").trim());
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match args.command {
         Command::Exec(exec) => cli::exec::run(*exec, &args.data_dir),
         Command::Doctor => cli::doctor::run(&args.data_dir),
+        Command::Runners(runners) => cli::runners::run(runners, &args.data_dir, &args.plugins),
+        Command::Run(run) => cli::run::run(run, &args.data_dir, &args.plugins),
     };
     match result {
         Ok(code) => std::process::exit(code.into()),

@@ -2,6 +2,8 @@
 
 pub mod doctor;
 pub mod exec;
+pub mod run;
+pub mod runners;
 pub mod units;
 
 use clap::{Parser, Subcommand};
@@ -13,6 +15,8 @@ pub struct Cli {
     /// Where AceJudge keeps its state (boxes, database).
     #[arg(long, global = true, env = "ACEJUDGE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub plugins: runners::PluginArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -23,4 +27,8 @@ pub enum Command {
     Exec(Box<exec::ExecArgs>),
     /// Check which isolation layers and toolchains this host has.
     Doctor,
+    /// List runner plugins, or check one (the conformance kit for plugin authors).
+    Runners(runners::RunnersArgs),
+    /// Run a program through its language's runner and the sandbox; print its output and how it ended.
+    Run(run::RunArgs),
 }

@@ -157,6 +157,8 @@ pub struct LandlockRule {
 /// Everything the child needs, prepared by the supervisor before `clone3`.
 pub struct ChildPlan {
     // init
+    /// The supervisor's ends of the pipes: closed first, so EOFs arrive when they should.
+    pub parent_ends: Vec<RawFd>,
     pub cgroup_procs_fds: Vec<RawFd>,
     pub netns_fd: Option<RawFd>,
     pub hostname: CString,
@@ -212,6 +214,9 @@ impl<T> Context<T> for SysResult<T> {
 /// Entry point of init (pid 1 of the run). Never returns.
 pub fn init_main(plan: &ChildPlan) -> ! {
     let st = plan.status_w;
+    for &fd in &plan.parent_ends {
+        sys::close(fd);
+    }
     // 1. cgroups: v1 controllers are joined by writing "0" (= this process).
     for &fd in &plan.cgroup_procs_fds {
         sys::write_all(fd, b"0").at(st, Step::JoinCgroup);

@@ -223,6 +223,13 @@ impl Sandbox {
             cstrings(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().iter().map(String::as_str))?;
         let exec_candidates = exec_candidates(spec)?;
         let plan = ChildPlan {
+            parent_ends: vec![
+                pipes.stdin.1.as_raw_fd(),
+                pipes.stdout.0.as_raw_fd(),
+                pipes.stderr.0.as_raw_fd(),
+                pipes.status.0.as_raw_fd(),
+                pipes.exec_err.0.as_raw_fd(),
+            ],
             cgroup_procs_fds: run_cgroup.join_fds(),
             netns_fd: Some(slot.netns.as_raw_fd()),
             hostname: CString::from(c"acejudge"),

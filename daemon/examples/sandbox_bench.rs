@@ -1,0 +1,98 @@
+//! Per-run cost of the sandbox as the daemon pays it (one `Sandbox`, many runs),
+//! against the same program spawned bare and under bubblewrap, interleaved in one process.
+//!
+//! `cargo run --release --example sandbox_bench -- RUNS DIR PROGRAM [ARGS...]`
+//! prints one JSON line per configuration with the median and p90 wall time in microseconds.
+
+use acejudge::sandbox::{Limits, Sandbox, SandboxConfig, SandboxSpec, Status};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn percentile(samples: &mut [Duration], p: f64) -> u128 {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize].as_micros()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    anyhow::ensure!(args.len() >= 3, "usage: sandbox_bench RUNS DIR PROGRAM [ARGS...]");
+    let runs: usize = args[0].parse()?;
+    let dir = PathBuf::from(&args[1]);
+    let argv: Vec<String> = args[2..].to_vec();
+    let work = tempfile::tempdir()?;
+    let sandbox =
+        Sandbox::new(SandboxConfig { work_dir: work.path().join("sandbox"), slots: 1, ..Default::default() })?;
+    let readonly: Vec<PathBuf> = ["/etc/java-17-openjdk"].iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+    let (mut bare, mut judged, mut bwrap) = (Vec::new(), Vec::new(), Vec::new());
+    let quiet = |c: &mut Command| {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    };
+    for i in 0..runs + 3 {
+        let t = Instant::now();
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]).current_dir(&dir).env_clear().env("PATH", "/usr/bin:/bin");
+        quiet(&mut c);
+        anyhow::ensure!(c.status()?.success(), "bare run failed");
+        let bare_t = t.elapsed();
+
+        let t = Instant::now();
+        let boxed = sandbox.create_box(0, 64 << 20)?;
+        boxed.copy_from(&dir)?;
+        let spec = SandboxSpec {
+            argv: argv.clone(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            stdin: vec![],
+            box_dir: boxed.path().into(),
+            readonly_paths: readonly.clone(),
+            writable_overlays: vec![],
+            cgroup_view: argv[0].contains("java"),
+            limits: Limits { memory_bytes: 1 << 30, pids: 128, ..Limits::default() },
+        };
+        let outcome = sandbox.run(0, &spec)?;
+        drop(boxed);
+        let judged_t = t.elapsed();
+        anyhow::ensure!(
+            outcome.status == Status::Ok,
+            "sandboxed run failed: {:?} {}",
+            outcome.status,
+            String::from_utf8_lossy(&outcome.stderr)
+        );
+
+        let t = Instant::now();
+        let mut c = Command::new("bwrap");
+        c.args(["--unshare-all", "--die-with-parent", "--new-session"]);
+        for p in ["/usr", "/etc/alternatives", "/etc/java-17-openjdk"] {
+            if Path::new(p).exists() {
+                c.args(["--ro-bind", p, p]);
+            }
+        }
+        c.args(["--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"]);
+        c.args(["--bind"])
+            .arg(&dir)
+            .args(["/box", "--chdir", "/box", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        c.args(["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--"]).args(&argv);
+        quiet(&mut c);
+        anyhow::ensure!(c.status()?.success(), "bwrap run failed");
+        let bwrap_t = t.elapsed();
+        if i >= 3 {
+            bare.push(bare_t);
+            judged.push(judged_t);
+            bwrap.push(bwrap_t);
+        }
+    }
+    let (bm, am, wm) = (percentile(&mut bare, 0.5), percentile(&mut judged, 0.5), percentile(&mut bwrap, 0.5));
+    println!(
+        "{}",
+        serde_json::json!({
+            "program": argv.join(" "), "runs": runs,
+            "bare_median_us": bm, "bare_p90_us": percentile(&mut bare, 0.9),
+            "acejudge_median_us": am, "acejudge_p90_us": percentile(&mut judged, 0.9),
+            "bwrap_median_us": wm, "bwrap_p90_us": percentile(&mut bwrap, 0.9),
+            "acejudge_overhead_us": am as i128 - bm as i128,
+            "bwrap_overhead_us": wm as i128 - bm as i128,
+            "overhead_ratio": (am as f64 - bm as f64) / (wm as f64 - bm as f64),
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Running one job through a runner and the sandbox: plan, box, compile, run, read.
+//!
+//! ```text
+//! Job (mode, entry, files, stdin, limits)
+//!   → caches prepared (once per toolchain)      CacheStore::prepare_all
+//!   → Plan checked against the host's rules     LoadedRunner::plan
+//!   → fresh box: the job's files + support files
+//!   → compile step (if any) in the sandbox      → diagnosis if it failed; stop
+//!   → run step in the sandbox                   → diagnosis if it failed
+//!   → report (test runs) from stdout or a file read with openat2
+//! ```
+//!
+//! The verdict (Accepted, Wrong Answer…) is not decided here: an
+//! [`Execution`] carries each step's [`Outcome`], the runner's [`Diagnosis`]
+//! and the [`TestReport`], and the judge decides once, in one place.
+
+use super::cache::CacheStore;
+use super::error::{ExecuteError, PluginError};
+use super::policy::check_relative;
+use super::registry::LoadedRunner;
+use crate::sandbox::{BoxDir, Limits, Outcome, Sandbox, SandboxSpec, Status};
+use acejudge_runner_api::{
+    Diagnosis, Mode, Plan, PlanRequest, ReportSource, RequestLimits, StdinSource, Step, StepKind, StepLimits,
+    StepOutput, StepStatus, TestReport, Toolchain,
+};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The largest report file read back from a box.
+const MAX_REPORT_BYTES: u64 = 16 << 20;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub mode: Mode,
+    /// The user's file name (flat, e.g. `rate_limiter.py`); it must be among `files`.
+    pub entry: String,
+    /// Every file placed in the box: the entry and, for tests, the hidden tests.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// For [`Mode::Program`]: the program's stdin.
+    pub stdin: Vec<u8>,
+    pub limits: RequestLimits,
+    /// Size of the box (a tmpfs) and of the run's `/tmp`.
+    pub box_bytes: u64,
+}
+
+impl Job {
+    /// The platform's defaults: compile 10 s wall, 20 s CPU, 1 GiB, 256 pids;
+    /// run 3 s wall, 6 s CPU, 256 MiB, 64 pids; 1 MiB of output; a 64 MiB box.
+    pub fn new(mode: Mode, entry: &str, files: Vec<(String, Vec<u8>)>) -> Job {
+        Job {
+            mode,
+            entry: entry.into(),
+            files,
+            stdin: Vec::new(),
+            limits: RequestLimits {
+                compile: StepLimits {
+                    wall_ms: 10_000,
+                    cpu_ms: 20_000,
+                    memory_bytes: 1 << 30,
+                    pids: 256,
+                    output_bytes: 1 << 20,
+                },
+                run: StepLimits {
+                    wall_ms: 3000,
+                    cpu_ms: 6000,
+                    memory_bytes: 256 << 20,
+                    pids: 64,
+                    output_bytes: 1 << 20,
+                },
+            },
+            box_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One step as it ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    pub outcome: Outcome,
+    /// What the runner read into a failed step (a compile error, an `OutOfMemoryError`).
+    pub diagnosis: Option<Diagnosis>,
+    /// The output the runner was shown (stdout and stderr, lossily decoded).
+    #[serde(skip)]
+    pub output: StepOutput,
+}
+
+/// Everything that happened to a job.
+#[derive(Clone, Debug, Serialize)]
+pub struct Execution {
+    pub runner: String,
+    pub toolchain_version: String,
+    #[serde(skip)]
+    pub plan: Plan,
+    pub compile: Option<StepResult>,
+    /// `None` when the compile step failed.
+    pub run: Option<StepResult>,
+    /// For [`Mode::Tests`] when the run step ran.
+    pub report: Option<TestReport>,
+}
+
+/// Runs `job` with `runner` in worker slot `slot`.
+pub fn execute(
+    sandbox: &Sandbox,
+    slot: usize,
+    runner: &LoadedRunner,
+    caches: &CacheStore,
+    job: &Job,
+) -> Result<Execution, ExecuteError> {
+    check_job(job)?;
+    let toolchain = runner.toolchain()?;
+    let request = PlanRequest {
+        mode: job.mode,
+        entry: job.entry.clone(),
+        files: job.files.iter().map(|(name, _)| name.clone()).collect(),
+        limits: job.limits,
+        caches: caches.prepare_all(sandbox, slot, runner),
+    };
+    let plan = runner.plan(&request)?;
+    let boxed = sandbox.create_box(slot, job.box_bytes)?;
+    for (name, contents) in &job.files {
+        boxed.write_file(Path::new(name), contents, false)?;
+    }
+    for file in &plan.files {
+        boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable)?;
+    }
+    let mut execution = Execution {
+        runner: runner.id().into(),
+        toolchain_version: toolchain.version.clone(),
+        plan: plan.clone(),
+        compile: None,
+        run: None,
+        report: None,
+    };
+    if let Some(compile) = &plan.compile {
+        let result = run_step(sandbox, slot, runner, toolchain, &boxed, compile, StepKind::Compile, job, None)?;
+        let failed = result.outcome.status != Status::Ok;
+        execution.compile = Some(result);
+        if failed {
+            return Ok(execution);
+        }
+    }
+    let report_file = match &plan.report {
+        ReportSource::File { path } if job.mode == Mode::Tests => Some(PathBuf::from(path)),
+        _ => None,
+    };
+    let result =
+        run_step(sandbox, slot, runner, toolchain, &boxed, &plan.run, StepKind::Run, job, report_file.as_deref())?;
+    if job.mode == Mode::Tests {
+        execution.report = Some(runner.parse_report(&result.output)?);
+    }
+    execution.run = Some(result);
+    Ok(execution)
+}
+
+fn check_job(job: &Job) -> Result<(), ExecuteError> {
+    for (name, _) in &job.files {
+        check_relative(name).map_err(ExecuteError::InvalidJob)?;
+        if name.contains('/') {
+            return Err(ExecuteError::InvalidJob(format!("{name}: the box is flat, file names have no `/`")));
+        }
+    }
+    if !job.files.iter().any(|(name, _)| *name == job.entry) {
+        return Err(ExecuteError::InvalidJob(format!("the entry file {} is not among the files", job.entry)));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    sandbox: &Sandbox,
+    slot: usize,
+    runner: &LoadedRunner,
+    toolchain: &Toolchain,
+    boxed: &BoxDir,
+    step: &Step,
+    kind: StepKind,
+    job: &Job,
+    report_file: Option<&Path>,
+) -> Result<StepResult, ExecuteError> {
+    let mut spec = sandbox_spec(step, boxed, toolchain, &job.stdin);
+    spec.limits.tmp_bytes = job.box_bytes;
+    let outcome = sandbox.run(slot, &spec)?;
+    let report = report_file.and_then(|path| match boxed.read_file(path, MAX_REPORT_BYTES) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no report file");
+            None
+        }
+    });
+    let output = step_output(&outcome, kind, job, report);
+    let diagnosis = if outcome.status == Status::Ok { None } else { diagnose(runner, &output)? };
+    Ok(StepResult { outcome, diagnosis, output })
+}
+
+fn diagnose(runner: &LoadedRunner, output: &StepOutput) -> Result<Option<Diagnosis>, PluginError> {
+    runner.diagnose(output)
+}
+
+/// The sandbox run for a planned step (stdin given only when the step asks for it).
+pub(crate) fn sandbox_spec(step: &Step, boxed: &BoxDir, toolchain: &Toolchain, stdin: &[u8]) -> SandboxSpec {
+    let l = &step.limits;
+    SandboxSpec {
+        argv: step.argv.clone(),
+        env: step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        stdin: if step.stdin == StdinSource::Request { stdin.to_vec() } else { Vec::new() },
+        box_dir: boxed.path().to_path_buf(),
+        readonly_paths: toolchain.readonly_paths.iter().chain(&step.readonly_paths).map(PathBuf::from).collect(),
+        writable_overlays: step.writable_overlays.iter().map(PathBuf::from).collect(),
+        cgroup_view: step.cgroup_view,
+        limits: Limits {
+            wall: Duration::from_millis(l.wall_ms),
+            cpu: Duration::from_millis(l.cpu_ms),
+            memory_bytes: l.memory_bytes,
+            pids: l.pids,
+            output_bytes: l.output_bytes,
+            ..Limits::default()
+        },
+    }
+}
+
+fn step_output(outcome: &Outcome, step: StepKind, job: &Job, report: Option<String>) -> StepOutput {
+    StepOutput {
+        step,
+        mode: job.mode,
+        entry: job.entry.clone(),
+        status: match outcome.status {
+            Status::Ok => StepStatus::Ok,
+            Status::NonzeroExit => StepStatus::NonzeroExit,
+            Status::Signaled => StepStatus::Signaled,
+            Status::TimeLimit { .. } => StepStatus::TimeLimit,
+            Status::MemoryLimit => StepStatus::MemoryLimit,
+            Status::OutputLimit => StepStatus::OutputLimit,
+            Status::SecurityViolation { .. } => StepStatus::SecurityViolation,
+            Status::InternalError { .. } => StepStatus::InternalError,
+        },
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        wall_ms: outcome.wall_ms,
+        stdout: String::from_utf8_lossy(&outcome.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&outcome.stderr).into_owned(),
+        stdout_truncated: outcome.stdout_truncated,
+        stderr_truncated: outcome.stderr_truncated,
+        report,
+    }
+}
