@@ -99,8 +99,13 @@ pub fn checks(data_dir: &Path) -> Vec<Check> {
             let missing: Vec<&str> = ["memory", "pids", "cpuacct"].into_iter().filter(|c| !Path::new("/sys/fs/cgroup").join(c).join("cgroup.procs").exists()).collect();
             if !missing.is_empty() {
                 check("cgroups", Level::Missing, true, format!("cgroup v1 without {}", missing.join(", ")))
-            } else if unified.is_some() {
-                check("cgroups", Level::Degraded, true, "hybrid: memory, pids, cpuacct on v1 (joined by cgroup.procs writes); cgroup.kill and clone3 into the empty v2 hierarchy")
+            } else if let Some(unified) = unified {
+                let dynmods = if cgroup::has_favor_dynmods(&unified) {
+                    "favordynmods on: joining costs no RCU grace period"
+                } else {
+                    "favordynmods off: each join waits an RCU grace period (the daemon turns it on at start)"
+                };
+                check("cgroups", Level::Degraded, true, format!("hybrid: memory, pids, cpuacct on v1 (joined by cgroup.procs writes; {dynmods}); cgroup.kill and clone3 into the empty v2 hierarchy"))
             } else {
                 check("cgroups", Level::Degraded, true, "cgroup v1 only: memory, pids, cpuacct; runs end by killing the pid namespace's init")
             }

@@ -32,13 +32,15 @@ const MAX_CACHE_BYTES: u64 = 1 << 30;
 pub struct CacheStore {
     root: PathBuf,
     locks: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+    /// Caches whose preparation failed in this process: not retried until restart.
+    failed: Mutex<HashMap<PathBuf, String>>,
 }
 
 impl CacheStore {
     /// `root` is made absolute (caches are mounted by absolute path).
     pub fn new(root: &Path) -> CacheStore {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        CacheStore { root, locks: Mutex::new(HashMap::new()) }
+        CacheStore { root, locks: Mutex::new(HashMap::new()), failed: Mutex::new(HashMap::new()) }
     }
 
     pub fn root(&self) -> &Path {
@@ -100,6 +102,32 @@ impl CacheStore {
         if target.is_dir() {
             return Ok(target);
         }
+        let failed = self.failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&target).cloned();
+        if let Some(reason) = failed {
+            let (runner, name) = (runner.to_string(), spec.name.clone());
+            return Err(CacheError::Invalid {
+                runner,
+                name,
+                reason: format!("failed earlier in this process: {reason}"),
+            });
+        }
+        let result = self.prepare_locked(sandbox, slot, runner, toolchain, spec, &target);
+        if let Err(e) = &result {
+            self.failed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(target.clone(), e.to_string());
+        }
+        result
+    }
+
+    fn prepare_locked(
+        &self,
+        sandbox: &Sandbox,
+        slot: usize,
+        runner: &str,
+        toolchain: &Toolchain,
+        spec: &CacheSpec,
+        target: &Path,
+    ) -> Result<PathBuf, CacheError> {
+        let target = target.to_path_buf();
         let io = |what: &'static str, path: &Path| {
             let (runner, name, path) = (runner.to_string(), spec.name.clone(), path.to_path_buf());
             move |source| CacheError::Io { runner, name, what, path, source }

@@ -15,7 +15,7 @@
 //! and the [`TestReport`], and the judge decides once, in one place.
 
 use super::cache::CacheStore;
-use super::error::{ExecuteError, PluginError};
+use super::error::ExecuteError;
 use super::policy::check_relative;
 use super::registry::LoadedRunner;
 use crate::sandbox::{BoxDir, Limits, Outcome, Sandbox, SandboxSpec, Status};
@@ -25,6 +25,7 @@ use acejudge_runner_api::{
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The largest report file read back from a box.
@@ -117,7 +118,14 @@ pub fn execute(
         limits: job.limits,
         caches: caches.prepare_all(sandbox, slot, runner),
     };
-    let plan = runner.plan(&request)?;
+    let mut plan = runner.plan(&request)?;
+    let wants_view = plan.run.cgroup_view || plan.compile.as_ref().is_some_and(|c| c.cgroup_view);
+    if wants_view && !cgroup_view_works(sandbox, slot) {
+        plan.run.cgroup_view = false;
+        if let Some(compile) = &mut plan.compile {
+            compile.cgroup_view = false;
+        }
+    }
     let boxed = sandbox.create_box(slot, job.box_bytes)?;
     for (name, contents) in &job.files {
         boxed.write_file(Path::new(name), contents, false)?;
@@ -152,6 +160,40 @@ pub fn execute(
     }
     execution.run = Some(result);
     Ok(execution)
+}
+
+/// Whether this host's sandbox can mount a run's cgroup view. A step that
+/// asks for one runs without it where it cannot (logged once): runtimes then
+/// size themselves from the explicit flags their runner gives them.
+fn cgroup_view_works(sandbox: &Sandbox, slot: usize) -> bool {
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        let probe = || -> Result<Status, crate::sandbox::SandboxError> {
+            let boxed = sandbox.create_box(slot, 1 << 20)?;
+            let spec = SandboxSpec {
+                argv: vec!["/bin/true".into()],
+                env: vec![],
+                stdin: vec![],
+                box_dir: boxed.path().to_path_buf(),
+                readonly_paths: vec![],
+                writable_overlays: vec![],
+                cgroup_view: true,
+                limits: Limits::default(),
+            };
+            Ok(sandbox.run(slot, &spec)?.status)
+        };
+        match probe() {
+            Ok(Status::Ok) => true,
+            Ok(status) => {
+                tracing::warn!(?status, "the sandbox's cgroup view does not work here; runs go without it");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sandbox cannot mount a cgroup view here; runs go without it");
+                false
+            }
+        }
+    })
 }
 
 fn check_job(job: &Job) -> Result<(), ExecuteError> {
@@ -190,12 +232,8 @@ fn run_step(
         }
     });
     let output = step_output(&outcome, kind, job, report);
-    let diagnosis = if outcome.status == Status::Ok { None } else { diagnose(runner, &output)? };
+    let diagnosis = if outcome.status == Status::Ok { None } else { runner.diagnose(&output)? };
     Ok(StepResult { outcome, diagnosis, output })
-}
-
-fn diagnose(runner: &LoadedRunner, output: &StepOutput) -> Result<Option<Diagnosis>, PluginError> {
-    runner.diagnose(output)
 }
 
 /// The sandbox run for a planned step (stdin given only when the step asks for it).

@@ -104,6 +104,42 @@ pub fn own_path(proc_self_cgroup: &str, controller: &str) -> Option<String> {
     })
 }
 
+/// Whether the cgroup2 hierarchy mounted at `mount` has `favordynmods` set.
+pub fn has_favor_dynmods(mount: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3 && Path::new(fields[1]) == mount && fields[3].split(',').any(|o| o == "favordynmods")
+    })
+}
+
+/// Remounts the cgroup2 hierarchy at `mount` with `favordynmods`: process
+/// migration (writing `cgroup.procs`, on any hierarchy) then no longer waits
+/// for an RCU grace period, at a small cost to fork and exit. A host-wide
+/// setting, the one systemd and container runtimes recommend for hosts that
+/// create many cgroups; needed here only where runs join v1 controllers.
+pub fn favor_dynmods(mount: &Path) -> std::io::Result<()> {
+    if has_favor_dynmods(mount) {
+        return Ok(());
+    }
+    let target = std::ffi::CString::new(mount.as_os_str().as_encoded_bytes())?;
+    // SAFETY: valid C strings; a remount changes only the superblock's options.
+    let rc = unsafe {
+        libc::mount(
+            c"cgroup2".as_ptr(),
+            target.as_ptr(),
+            c"cgroup2".as_ptr(),
+            libc::MS_REMOUNT,
+            c"favordynmods".as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    tracing::info!(mount = %mount.display(), "cgroup2 remounted with favordynmods");
+    Ok(())
+}
+
 /// Opens the backend for this host's layout; `group` names the subtree runs go in.
 pub fn open_backend(layout: &Layout, group: &str) -> Result<Box<dyn CgroupBackend>, CgroupError> {
     let proc_self = std::fs::read_to_string("/proc/self/cgroup")
