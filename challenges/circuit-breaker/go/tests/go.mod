@@ -1,0 +1,3 @@
+module circuitbreaker
+
+go 1.19
