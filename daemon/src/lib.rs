@@ -1,3 +1,4 @@
+pub mod challenges;
 pub mod cli;
-pub mod plugins;
+pub mod judge;
 pub mod sandbox;
