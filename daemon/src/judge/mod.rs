@@ -10,8 +10,10 @@
 //! The judge knows nothing of HTTP or SQLite: the queue calls it through
 //! [`JudgeService`], reporting progress through a callback.
 
+pub mod pipeline;
 pub mod verdict;
 
+pub use pipeline::{Judge, JudgeConfig};
 pub use verdict::Verdict;
 
 use crate::challenges::Catalog;
@@ -146,4 +148,47 @@ pub trait JudgeService: Send + Sync + 'static {
     fn judge(&self, slot: usize, submission: &Submission, progress: &mut dyn FnMut(Progress)) -> Result<JudgeReport, JudgeError>;
     /// Runs an ad-hoc program on worker slot `slot` (blocking).
     fn execute(&self, slot: usize, execution: &Execution) -> Result<ExecutionReport, JudgeError>;
+}
+
+/// Checks a submission against the catalog and the loaded languages, before anything runs.
+pub fn validate_submission(catalog: &Catalog, languages: &[&str], submission: &Submission) -> Result<(), JudgeError> {
+    for file in &submission.files {
+        if !crate::challenges::is_plain_file_name(&file.name) {
+            return Err(JudgeError::BadFileName(file.name.clone()));
+        }
+    }
+    let challenge =
+        catalog.get(&submission.challenge).ok_or_else(|| JudgeError::UnknownChallenge(submission.challenge.clone()))?;
+    if !languages.contains(&submission.language.as_str()) {
+        return Err(JudgeError::UnknownLanguage { language: submission.language.clone(), available: languages.join(", ") });
+    }
+    let entry = challenge.languages.get(&submission.language).ok_or_else(|| JudgeError::LanguageNotOffered {
+        challenge: challenge.slug.clone(),
+        language: submission.language.clone(),
+        offered: challenge.languages.keys().cloned().collect::<Vec<_>>().join(", "),
+    })?;
+    if let Some(other) = submission.files.iter().find(|f| f.name != entry.entry) {
+        return Err(JudgeError::UnexpectedFile {
+            challenge: challenge.slug.clone(),
+            language: submission.language.clone(),
+            name: other.name.clone(),
+            expected: entry.entry.clone(),
+        });
+    }
+    if submission.files.len() > 1 {
+        return Err(JudgeError::UnexpectedFile {
+            challenge: challenge.slug.clone(),
+            language: submission.language.clone(),
+            name: format!("{} (a second copy)", entry.entry),
+            expected: entry.entry.clone(),
+        });
+    }
+    if submission.files.is_empty() {
+        return Err(JudgeError::MissingFile {
+            challenge: challenge.slug.clone(),
+            language: submission.language.clone(),
+            expected: entry.entry.clone(),
+        });
+    }
+    Ok(())
 }
