@@ -1,0 +1,3 @@
+module hashring
+
+go 1.19
