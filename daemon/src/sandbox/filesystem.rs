@@ -179,18 +179,12 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
         let flags = RO | libc::MS_NOEXEC;
         match layout {
             Layout::V2 { .. } => b.mount(Some("cgroup2"), Path::new("/sys/fs/cgroup"), Some("cgroup2"), flags, None)?,
-            Layout::V1 { .. } => {
-                b.mount(
-                    Some("tmpfs"),
-                    Path::new("/sys/fs/cgroup"),
-                    Some("tmpfs"),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    Some("size=4k,mode=0755"),
-                )?;
-                for controller in ["memory", "pids", "cpu,cpuacct"] {
-                    let dir = Path::new("/sys/fs/cgroup").join(controller);
+            Layout::V1 { views, .. } => {
+                b.mount(Some("tmpfs"), Path::new("/sys/fs/cgroup"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=4k,mode=0755"))?;
+                for controllers in views {
+                    let dir = Path::new("/sys/fs/cgroup").join(controllers);
                     b.dir(&dir, 0o555)?;
-                    b.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(controller))?;
+                    b.mount(Some("cgroup"), &dir, Some("cgroup"), flags, Some(controllers))?;
                 }
                 b.mount(None, Path::new("/sys/fs/cgroup"), None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)?;
             }

@@ -73,7 +73,9 @@ pub enum Layout {
     /// Pure cgroup v2, mounted at this path.
     V2 { mount: PathBuf },
     /// Controllers on v1 under this root, maybe with an empty v2 hierarchy beside them.
-    V1 { root: PathBuf, unified: Option<PathBuf> },
+    /// `views` are the mounted hierarchies runtimes size themselves from, by
+    /// their exact controller lists (`memory`, `cpu,cpuacct`…).
+    V1 { root: PathBuf, unified: Option<PathBuf>, views: Vec<String> },
 }
 
 /// Detects the layout under `root` (normally `/sys/fs/cgroup`).
@@ -84,9 +86,26 @@ pub fn detect(root: &Path) -> Option<Layout> {
     if root.join("memory").join("memory.limit_in_bytes").exists() {
         let unified = root.join("unified");
         let unified = unified.join("cgroup.procs").exists().then_some(unified);
-        return Some(Layout::V1 { root: root.to_path_buf(), unified });
+        let proc_self = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let views = v1_views(&proc_self, root);
+        return Some(Layout::V1 { root: root.to_path_buf(), unified, views });
     }
     None
+}
+
+/// The v1 hierarchies (as controller lists) holding memory, pids or CPU that are mounted under `root`.
+pub fn v1_views(proc_self_cgroup: &str, root: &Path) -> Vec<String> {
+    let mut views: Vec<String> = proc_self_cgroup
+        .lines()
+        .filter_map(|line| line.splitn(3, ':').nth(1))
+        .filter(|controllers| {
+            controllers.split(',').any(|c| matches!(c, "memory" | "pids" | "cpu" | "cpuacct"))
+                && root.join(controllers).is_dir()
+        })
+        .map(String::from)
+        .collect();
+    views.sort();
+    views
 }
 
 /// This process's cgroup path in the hierarchy whose controller list contains
@@ -149,7 +168,7 @@ pub fn open_backend(layout: &Layout, group: &str) -> Result<Box<dyn CgroupBacken
             let own = own_path(&proc_self, "").unwrap_or_else(|| "/".into());
             Ok(Box::new(v2::V2Backend::setup(mount, &own, group)?))
         }
-        Layout::V1 { root, unified } => {
+        Layout::V1 { root, unified, .. } => {
             Ok(Box::new(v1::V1Backend::setup(root, unified.as_deref(), &proc_self, group)?))
         }
     }
@@ -169,6 +188,16 @@ mod tests {
     }
 
     #[test]
+    fn v1_views_are_the_mounted_hierarchies_with_memory_pids_or_cpu() {
+        let root = tempfile::tempdir().unwrap();
+        for dir in ["memory", "pids", "cpu,cpuacct", "blkio"] {
+            std::fs::create_dir(root.path().join(dir)).unwrap();
+        }
+        let text = "5:blkio:/\n4:memory:/a\n3:pids:/\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n";
+        assert_eq!(v1_views(text, root.path()), ["cpu,cpuacct", "memory", "pids"]);
+    }
+
+    #[test]
     fn detect_tells_v2_from_v1_on_fake_trees() {
         let v2 = tempfile::tempdir().unwrap();
         std::fs::write(v2.path().join("cgroup.controllers"), "memory pids\n").unwrap();
@@ -177,7 +206,7 @@ mod tests {
         let v1 = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(v1.path().join("memory")).unwrap();
         std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "max").unwrap();
-        assert_eq!(detect(v1.path()), Some(Layout::V1 { root: v1.path().into(), unified: None }));
+        assert!(matches!(detect(v1.path()), Some(Layout::V1 { unified: None, .. })));
 
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(detect(empty.path()), None);
