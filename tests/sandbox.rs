@@ -368,3 +368,16 @@ fn overlays_show_host_files_but_keep_writes_in_the_run() {
     );
     assert!(!lower.path().join("extra").exists());
 }
+
+#[test]
+fn the_cgroup_view_shows_the_run_its_own_memory_limit() {
+    let h = harness_or_skip!();
+    let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; grep -c . /proc/self/cgroup";
+    let mut run = Run::new(&["/bin/sh", "-c", script]);
+    run.cgroup_view = true;
+    run.limits.memory_bytes = 96 << 20;
+    let outcome = h.run(run);
+    assert_eq!(outcome.status, Status::Ok, "{}", stderr(&outcome));
+    let first = stdout(&outcome).lines().next().unwrap_or_default().to_string();
+    assert_eq!(first, (96u64 << 20).to_string(), "runtimes size themselves from this value");
+}

@@ -144,6 +144,7 @@ pub struct Run<'a> {
     pub limits: Limits,
     pub stdin: Vec<u8>,
     pub env: Vec<(String, String)>,
+    pub cgroup_view: bool,
 }
 
 impl<'a> Run<'a> {
@@ -154,6 +155,7 @@ impl<'a> Run<'a> {
             limits: Limits { wall: std::time::Duration::from_secs(5), ..Limits::default() },
             stdin: Vec::new(),
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cgroup_view: false,
         }
     }
 
@@ -195,7 +197,7 @@ impl Harness {
             box_dir: boxed.path().to_path_buf(),
             readonly_paths: Vec::new(),
             writable_overlays: Vec::new(),
-            cgroup_view: false,
+            cgroup_view: run.cgroup_view,
             limits: run.limits,
         };
         let outcome = self.sandbox.run(slot, &spec).expect("the sandbox runs the program");
