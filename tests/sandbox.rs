@@ -381,3 +381,26 @@ fn the_cgroup_view_shows_the_run_its_own_memory_limit() {
     let first = stdout(&outcome).lines().next().unwrap_or_default().to_string();
     assert_eq!(first, (96u64 << 20).to_string(), "runtimes size themselves from this value");
 }
+
+#[test]
+fn an_extra_read_only_path_is_visible_even_under_tmp_and_not_writable() {
+    let h = harness_or_skip!();
+    let shared = tempfile::Builder::new().prefix("acejudge-ro-").tempdir_in("/tmp").expect("dir");
+    std::fs::write(shared.path().join("data.txt"), "shared\n").expect("write");
+    let lease = h.lease();
+    let boxed = h.sandbox.create_box(lease.slot, 1 << 20).expect("box");
+    let dir = shared.path().display().to_string();
+    let spec = acejudge::sandbox::SandboxSpec {
+        argv: vec!["/bin/sh".into(), "-c".into(), format!("cat {dir}/data.txt; echo x > {dir}/new || echo refused")],
+        env: vec![],
+        stdin: vec![],
+        box_dir: boxed.path().into(),
+        readonly_paths: vec![shared.path().into()],
+        writable_overlays: vec![],
+        cgroup_view: false,
+        limits: Default::default(),
+    };
+    let outcome = h.sandbox.run(lease.slot, &spec).expect("run");
+    assert_eq!(stdout(&outcome), "shared\nrefused\n", "{}", stderr(&outcome));
+    assert!(!shared.path().join("new").exists());
+}

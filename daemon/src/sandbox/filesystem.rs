@@ -98,18 +98,6 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
             b.bind_readonly(Path::new(etc), landlock)?;
         }
     }
-    for extra in inputs.extra_readonly {
-        if !extra.is_absolute() {
-            return Err(format!("read-only path {} must be absolute", extra.display()));
-        }
-        if !extra.exists() {
-            return Err(format!("read-only path {} does not exist on this host", extra.display()));
-        }
-        if !b.is_bound(extra) {
-            b.bind_readonly(extra, landlock)?;
-        }
-    }
-
     b.dir(Path::new("/box"), 0o755)?;
     b.mount(Some(path_str(inputs.box_dir)?), Path::new("/box"), None, libc::MS_BIND, None)?;
     b.mount(None, Path::new("/box"), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV, None)?;
@@ -174,13 +162,38 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
     // in this pid namespace (MFD_EXEC itself is refused by seccomp).
     b.ops.push(MountOp::Sysctl { path: b.host(Path::new("/proc/sys/vm/memfd_noexec"))?, value: b"1" });
 
+    // Last, so that a path under /tmp is not hidden by the run's own /tmp.
+    for extra in inputs.extra_readonly {
+        if !extra.is_absolute() {
+            return Err(format!("read-only path {} must be absolute", extra.display()));
+        }
+        if ["/proc", "/dev", "/sys", "/box"].iter().any(|special| extra.starts_with(special)) {
+            return Err(format!(
+                "read-only path {} would shadow the run's own /proc, /dev, /sys or /box",
+                extra.display()
+            ));
+        }
+        if !extra.exists() {
+            return Err(format!("read-only path {} does not exist on this host", extra.display()));
+        }
+        if !b.is_bound(extra) {
+            b.bind_readonly(extra, landlock)?;
+        }
+    }
+
     if let Some(layout) = inputs.cgroup_view {
         b.dirs(Path::new("/sys/fs/cgroup"))?;
         let flags = RO | libc::MS_NOEXEC;
         match layout {
             Layout::V2 { .. } => b.mount(Some("cgroup2"), Path::new("/sys/fs/cgroup"), Some("cgroup2"), flags, None)?,
             Layout::V1 { views, .. } => {
-                b.mount(Some("tmpfs"), Path::new("/sys/fs/cgroup"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=4k,mode=0755"))?;
+                b.mount(
+                    Some("tmpfs"),
+                    Path::new("/sys/fs/cgroup"),
+                    Some("tmpfs"),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    Some("size=4k,mode=0755"),
+                )?;
                 for controllers in views {
                     let dir = Path::new("/sys/fs/cgroup").join(controllers);
                     b.dir(&dir, 0o555)?;
