@@ -95,6 +95,7 @@ impl Default for SandboxConfig {
 
 struct Slot {
     uid: u32,
+    store: boxdir::SlotStore,
     netns: OwnedFd,
     busy: Mutex<()>,
 }
@@ -107,7 +108,6 @@ pub struct Sandbox {
     seccomp: Vec<seccompiler::BpfProgram>,
     slots: Vec<Slot>,
     new_root: PathBuf,
-    boxes: PathBuf,
     last_cap: u32,
     runs: AtomicU64,
 }
@@ -147,7 +147,8 @@ impl Sandbox {
         let slots = (0..config.slots)
             .map(|i| {
                 let netns = namespaces::empty_network_namespace().map_err(SandboxError::NetworkNamespace)?;
-                Ok(Slot { uid: config.uid_base + i as u32, netns, busy: Mutex::new(()) })
+                let store = boxdir::SlotStore::mount(&boxes.join(format!("slot{i}")), 64 << 20)?;
+                Ok(Slot { uid: config.uid_base + i as u32, store, netns, busy: Mutex::new(()) })
             })
             .collect::<Result<Vec<_>, SandboxError>>()?;
         let last_cap = caps::runtime::procfs_all_supported(None)
@@ -155,7 +156,7 @@ impl Sandbox {
             .and_then(|set| set.iter().map(|c| c.index() as u32).max())
             .unwrap_or(40)
             .max(40);
-        Ok(Sandbox { layout, cgroups, landlock, seccomp, slots, new_root, boxes, last_cap, runs: AtomicU64::new(0) })
+        Ok(Sandbox { layout, cgroups, landlock, seccomp, slots, new_root, last_cap, runs: AtomicU64::new(0) })
     }
 
     pub fn slots(&self) -> usize {
@@ -182,12 +183,11 @@ impl Sandbox {
         }
     }
 
-    /// Creates a fresh, empty box for `slot` (a tmpfs of `size_bytes`).
+    /// Creates a fresh, empty box for `slot` on the slot's tmpfs, resized to `size_bytes`.
     pub fn create_box(&self, slot: usize, size_bytes: u64) -> Result<BoxDir, SandboxError> {
-        let uid = self.slot_uid(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
+        let state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let path = self.boxes.join(format!("slot{slot}-{}-{n}", std::process::id()));
-        BoxDir::create(&path, size_bytes, uid, uid)
+        state.store.create_box(&format!("box-{n}"), size_bytes, state.uid, state.uid)
     }
 
     /// Runs `spec` in worker slot `slot` and reports how it ended.
