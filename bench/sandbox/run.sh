@@ -17,9 +17,11 @@ out=${OUT:-$here/results}
 mkdir -p "$out"
 cd "$repo"
 cargo build --release -p acejudge --example sandbox_bench >/dev/null
-bin=$repo/target/release/acejudge
-bench=$repo/target/release/examples/sandbox_bench
+target=${CARGO_TARGET_DIR:-$repo/target}
+bin=$target/release/acejudge
+bench=$target/release/examples/sandbox_bench
 work=$(mktemp -d)
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 gcc -O2 -static -o "$work/hello" "$here/hello.c"
 cp "$here/Hello.java" "$work/" && javac -d "$work" "$work/Hello.java"
