@@ -184,12 +184,7 @@ pub fn is_slug(s: &str) -> bool {
 
 /// A plain file name: no directories, no `..`, no control characters.
 pub fn is_plain_file_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && s != "."
-        && s != ".."
-        && !s.contains('/')
-        && !s.chars().any(|c| c.is_control())
+    !s.is_empty() && s.len() <= 255 && s != "." && s != ".." && !s.contains('/') && !s.chars().any(|c| c.is_control())
 }
 
 fn problem(path: &Path, field: Option<&str>, message: impl Into<String>) -> LoadProblem {
@@ -215,7 +210,11 @@ fn load_challenge(folder: &Path) -> Result<Challenge, LoadProblem> {
         return Err(problem(&toml_path, Some("slug"), "use lowercase letters, digits and dashes"));
     }
     if parsed.slug != folder_name {
-        return Err(problem(&toml_path, Some("slug"), format!("is {:?} but the folder is {folder_name:?}", parsed.slug)));
+        return Err(problem(
+            &toml_path,
+            Some("slug"),
+            format!("is {:?} but the folder is {folder_name:?}", parsed.slug),
+        ));
     }
     for (field, value) in [("title", &parsed.title), ("category", &parsed.category)] {
         if value.trim().is_empty() {
@@ -227,13 +226,17 @@ fn load_challenge(folder: &Path) -> Result<Challenge, LoadProblem> {
         return Err(problem(&toml_path, Some("languages"), "declare at least one language, e.g. [languages.python]"));
     }
     let statement_path = folder.join("README.md");
-    let statement =
-        std::fs::read_to_string(&statement_path).map_err(|e| problem(&statement_path, None, format!("the statement is missing: {e}")))?;
+    let statement = std::fs::read_to_string(&statement_path)
+        .map_err(|e| problem(&statement_path, None, format!("the statement is missing: {e}")))?;
     let mut languages = BTreeMap::new();
     for (language, declared) in parsed.languages {
         let field = format!("languages.{language}.entry");
         if !is_slug(&language) {
-            return Err(problem(&toml_path, Some(&format!("languages.{language}")), "language ids are lowercase, e.g. python"));
+            return Err(problem(
+                &toml_path,
+                Some(&format!("languages.{language}")),
+                "language ids are lowercase, e.g. python",
+            ));
         }
         if !is_plain_file_name(&declared.entry) {
             return Err(problem(&toml_path, Some(&field), "must be a plain file name, e.g. rate_limiter.py"));
@@ -250,7 +253,10 @@ fn load_challenge(folder: &Path) -> Result<Challenge, LoadProblem> {
         if tests.iter().any(|t| t.name == declared.entry) {
             return Err(problem(&lang_dir.join("tests"), Some(&field), "a hidden test file has the entry file's name"));
         }
-        languages.insert(language, LanguageEntry { entry: declared.entry, interface: declared.interface, starter, tests, solution });
+        languages.insert(
+            language,
+            LanguageEntry { entry: declared.entry, interface: declared.interface, starter, tests, solution },
+        );
     }
     Ok(Challenge {
         slug: parsed.slug,
@@ -285,7 +291,8 @@ fn validate_limits(path: &Path, limits: &ChallengeLimits) -> Result<(), LoadProb
 
 /// Reads the hidden test files (flat: the box is one directory).
 fn read_tests(dir: &Path) -> Result<Vec<ChallengeFile>, LoadProblem> {
-    let entries = std::fs::read_dir(dir).map_err(|e| problem(dir, None, format!("the hidden tests are missing: {e}")))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| problem(dir, None, format!("the hidden tests are missing: {e}")))?;
     let mut files = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
@@ -351,7 +358,11 @@ mod tests {
         std::fs::remove_file(root.path().join("no-tests/python/tests/test_sol.py")).unwrap();
         valid(root.path(), "wrong-folder");
         let toml3 = root.path().join("wrong-folder/challenge.toml");
-        std::fs::write(&toml3, std::fs::read_to_string(&toml3).unwrap().replace("slug = \"wrong-folder\"", "slug = \"other\"")).unwrap();
+        std::fs::write(
+            &toml3,
+            std::fs::read_to_string(&toml3).unwrap().replace("slug = \"wrong-folder\"", "slug = \"other\""),
+        )
+        .unwrap();
 
         let catalog = Catalog::load(root.path()).unwrap();
         assert_eq!(catalog.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(), ["good"]);
@@ -368,7 +379,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         valid(root.path(), "greedy");
         let toml = root.path().join("greedy/challenge.toml");
-        let text = std::fs::read_to_string(&toml).unwrap().replace("[languages.python]", "[limits]\nmemory_mb = 999999\n[languages.python]");
+        let text = std::fs::read_to_string(&toml)
+            .unwrap()
+            .replace("[languages.python]", "[limits]\nmemory_mb = 999999\n[languages.python]");
         std::fs::write(&toml, text).unwrap();
         let catalog = Catalog::load(root.path()).unwrap();
         assert!(catalog.problems[0].to_string().contains("`limits.memory_mb`: 999999 is outside 16..=8192"));

@@ -119,7 +119,9 @@ pub enum JudgeError {
     UnknownLanguage { language: String, available: String },
     #[error("challenge `{challenge}` is not offered in {language}: it is offered in {offered}")]
     LanguageNotOffered { challenge: String, language: String, offered: String },
-    #[error("file `{expected}` is missing: challenge `{challenge}` in {language} expects exactly one file, `{expected}`")]
+    #[error(
+        "file `{expected}` is missing: challenge `{challenge}` in {language} expects exactly one file, `{expected}`"
+    )]
     MissingFile { challenge: String, language: String, expected: String },
     #[error("unexpected file `{name}`: challenge `{challenge}` in {language} expects exactly one file, `{expected}`")]
     UnexpectedFile { challenge: String, language: String, name: String, expected: String },
@@ -145,7 +147,12 @@ pub trait JudgeService: Send + Sync + 'static {
     /// Checks a submission without running it (unknown challenge, language, file names).
     fn validate(&self, submission: &Submission) -> Result<(), JudgeError>;
     /// Judges on worker slot `slot` (blocking; call from a blocking thread).
-    fn judge(&self, slot: usize, submission: &Submission, progress: &mut dyn FnMut(Progress)) -> Result<JudgeReport, JudgeError>;
+    fn judge(
+        &self,
+        slot: usize,
+        submission: &Submission,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<JudgeReport, JudgeError>;
     /// Runs an ad-hoc program on worker slot `slot` (blocking).
     fn execute(&self, slot: usize, execution: &Execution) -> Result<ExecutionReport, JudgeError>;
 }
@@ -160,7 +167,10 @@ pub fn validate_submission(catalog: &Catalog, languages: &[&str], submission: &S
     let challenge =
         catalog.get(&submission.challenge).ok_or_else(|| JudgeError::UnknownChallenge(submission.challenge.clone()))?;
     if !languages.contains(&submission.language.as_str()) {
-        return Err(JudgeError::UnknownLanguage { language: submission.language.clone(), available: languages.join(", ") });
+        return Err(JudgeError::UnknownLanguage {
+            language: submission.language.clone(),
+            available: languages.join(", "),
+        });
     }
     let entry = challenge.languages.get(&submission.language).ok_or_else(|| JudgeError::LanguageNotOffered {
         challenge: challenge.slug.clone(),

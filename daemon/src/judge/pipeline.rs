@@ -25,7 +25,8 @@ pub struct Judge {
 impl Judge {
     /// Loads challenges and runner plugins and sets up the sandbox.
     pub fn open(config: &JudgeConfig) -> Result<Judge, JudgeError> {
-        let catalog = Catalog::load(&config.challenges_dir).map_err(|e| JudgeError::Runner { language: "-".into(), message: e.to_string() })?;
+        let catalog = Catalog::load(&config.challenges_dir)
+            .map_err(|e| JudgeError::Runner { language: "-".into(), message: e.to_string() })?;
         Ok(Judge { catalog })
     }
 }
@@ -43,7 +44,12 @@ impl JudgeService for Judge {
         super::validate_submission(&self.catalog, &["go", "java", "node", "python"], submission)
     }
 
-    fn judge(&self, _slot: usize, _submission: &Submission, _progress: &mut dyn FnMut(Progress)) -> Result<JudgeReport, JudgeError> {
+    fn judge(
+        &self,
+        _slot: usize,
+        _submission: &Submission,
+        _progress: &mut dyn FnMut(Progress),
+    ) -> Result<JudgeReport, JudgeError> {
         Err(JudgeError::Runner { language: "-".into(), message: "the judge pipeline is not wired yet".into() })
     }
 
