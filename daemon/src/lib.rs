@@ -1,4 +1,9 @@
+pub mod api;
 pub mod challenges;
 pub mod cli;
+pub mod config;
 pub mod judge;
+pub mod plugins;
+pub mod queue;
 pub mod sandbox;
+pub mod store;

@@ -23,6 +23,10 @@ fn main() {
         Command::Doctor => cli::doctor::run(&args.data_dir),
         Command::Runners(runners) => cli::runners::run(runners, &args.data_dir, &args.plugins),
         Command::Run(run) => cli::run::run(run, &args.data_dir, &args.plugins),
+        Command::Serve(serve) => cli::serve::run(serve, &args.data_dir, &args.plugins),
+        Command::Judge(judge) => cli::judge::run(judge, &args.data_dir, &args.plugins),
+        Command::Challenges(challenges) => cli::judge::challenges(challenges),
+        Command::Token(token) => cli::token::run(token, &args.data_dir),
     };
     match result {
         Ok(code) => std::process::exit(code.into()),

@@ -2,8 +2,11 @@
 
 pub mod doctor;
 pub mod exec;
+pub mod judge;
 pub mod run;
 pub mod runners;
+pub mod serve;
+pub mod token;
 pub mod units;
 
 use clap::{Parser, Subcommand};
@@ -31,4 +34,12 @@ pub enum Command {
     Runners(runners::RunnersArgs),
     /// Run a program through its language's runner and the sandbox; print its output and how it ended.
     Run(run::RunArgs),
+    /// Serve the HTTP API: queue, worker slots, judge (config/acejudge.toml).
+    Serve(serve::ServeArgs),
+    /// Judge solution files against a challenge's hidden tests; print each test and the verdict.
+    Judge(judge::JudgeArgs),
+    /// List the challenges or show one's statement and starter.
+    Challenges(judge::ChallengesArgs),
+    /// Create, list or revoke API tokens.
+    Token(token::TokenArgs),
 }

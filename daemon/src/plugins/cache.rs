@@ -3,8 +3,12 @@
 //!
 //! Preparing a cache runs the runner's warm-up steps in the sandbox, in a
 //! fresh box, then copies the box's output directory to
-//! `<root>/<runner>/<name>-<key>` on the host (directories mode 0777 so runs
-//! can add entries in their own overlay layer, files 0644). The copy is built
+//! `<root>/<runner>/<name>-<key>/content` on the host (directories mode 0777
+//! so runs can add entries in their own overlay layer, files 0644). Runners
+//! get the `content` path; the overlay is mounted one level up
+//! ([`overlay_mount_point`]) because an overlay's root directory takes the
+//! mode of its (root-owned, 0755) upper layer, which would make the cache's
+//! top directory read-only to the run. The copy is built
 //! under a temporary name and renamed into place, so a cache directory that
 //! exists is complete; concurrent preparations (threads or processes) end
 //! with one winner. The warm-up runs only the runner's own programs, never
@@ -22,6 +26,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+/// The subdirectory of a cache's home that holds its contents.
+const CONTENT: &str = "content";
+
+/// Where the overlay for a cache path handed to runners is mounted: its home,
+/// one level up, so the cache's own top directory keeps its 0777 mode.
+pub fn overlay_mount_point(cache_dir: &Path) -> PathBuf {
+    match cache_dir.parent() {
+        Some(home) if cache_dir.file_name().is_some_and(|n| n == CONTENT) => home.to_path_buf(),
+        _ => cache_dir.to_path_buf(),
+    }
+}
 
 /// The box a warm-up runs in.
 const WARMUP_BOX_BYTES: u64 = 1 << 30;
@@ -47,8 +63,13 @@ impl CacheStore {
         &self.root
     }
 
-    /// Where a cache lives once prepared.
+    /// Where a cache's contents live once prepared (the path runners get).
     pub fn dir(&self, runner: &str, spec: &CacheSpec) -> PathBuf {
+        self.home(runner, spec).join(CONTENT)
+    }
+
+    /// The directory holding a cache's `content`: what is renamed into place, and the overlay's mount point.
+    fn home(&self, runner: &str, spec: &CacheSpec) -> PathBuf {
         let key: String =
             spec.key.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
         self.root.join(runner).join(format!("{}-{key}", spec.name))
@@ -132,7 +153,8 @@ impl CacheStore {
             let (runner, name, path) = (runner.to_string(), spec.name.clone(), path.to_path_buf());
             move |source| CacheError::Io { runner, name, what, path, source }
         };
-        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
+        let home = target.parent().unwrap_or(&self.root).to_path_buf();
+        let parent = home.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::DirBuilder::new().recursive(true).mode(0o755).create(&parent).map_err(io("create", &parent))?;
         tracing::info!(runner, cache = %spec.name, key = %spec.key, "preparing a cache (once per toolchain version)");
         let started = std::time::Instant::now();
@@ -140,14 +162,15 @@ impl CacheStore {
         let temporary =
             parent.join(format!(".tmp-{}-{}-{:?}", spec.name, std::process::id(), std::thread::current().id()));
         let _ = std::fs::remove_dir_all(&temporary);
+        std::fs::DirBuilder::new().mode(0o755).create(&temporary).map_err(io("create", &temporary))?;
         let mut budget = MAX_CACHE_BYTES;
-        copy_out(&boxed, Path::new(&spec.warmup.output_dir), &temporary, &mut budget)
+        copy_out(&boxed, Path::new(&spec.warmup.output_dir), &temporary.join(CONTENT), &mut budget)
             .map_err(io("copy the warm-up's output to", &temporary))?;
         drop(boxed);
-        if let Err(e) = std::fs::rename(&temporary, &target) {
+        if let Err(e) = std::fs::rename(&temporary, &home) {
             let _ = std::fs::remove_dir_all(&temporary);
             if !target.is_dir() {
-                return Err(io("rename into place", &target)(e));
+                return Err(io("rename into place", &home)(e));
             }
         }
         tracing::info!(runner, cache = %spec.name, ms = started.elapsed().as_millis() as u64, dir = %target.display(), "cache prepared");

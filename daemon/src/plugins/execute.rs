@@ -14,7 +14,7 @@
 //! [`Execution`] carries each step's [`Outcome`], the runner's [`Diagnosis`]
 //! and the [`TestReport`], and the judge decides once, in one place.
 
-use super::cache::CacheStore;
+use super::cache::{overlay_mount_point, CacheStore};
 use super::error::ExecuteError;
 use super::policy::check_relative;
 use super::registry::LoadedRunner;
@@ -245,7 +245,7 @@ pub(crate) fn sandbox_spec(step: &Step, boxed: &BoxDir, toolchain: &Toolchain, s
         stdin: if step.stdin == StdinSource::Request { stdin.to_vec() } else { Vec::new() },
         box_dir: boxed.path().to_path_buf(),
         readonly_paths: toolchain.readonly_paths.iter().chain(&step.readonly_paths).map(PathBuf::from).collect(),
-        writable_overlays: step.writable_overlays.iter().map(PathBuf::from).collect(),
+        writable_overlays: step.writable_overlays.iter().map(|p| overlay_mount_point(Path::new(p))).collect(),
         cgroup_view: step.cgroup_view,
         limits: Limits {
             wall: Duration::from_millis(l.wall_ms),

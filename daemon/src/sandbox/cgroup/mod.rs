@@ -97,7 +97,7 @@ pub fn detect(root: &Path) -> Option<Layout> {
 pub fn v1_views(proc_self_cgroup: &str, root: &Path) -> Vec<String> {
     let mut views: Vec<String> = proc_self_cgroup
         .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(1))
+        .filter_map(|line| line.split(':').nth(1))
         .filter(|controllers| {
             controllers.split(',').any(|c| matches!(c, "memory" | "pids" | "cpu" | "cpuacct"))
                 && root.join(controllers).is_dir()
