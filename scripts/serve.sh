@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets AceJudge up on this machine and starts it: installs the toolchains,
 # builds the release binaries, checks the host with `acejudge doctor`, then
-# serves with the bundled challenges and its state in ./data.
+# serves on 127.0.0.1:8080 with the bundled challenges and its state in ./data
+# (config/acejudge.toml; ACEJUDGE_LISTEN and ACEJUDGE_DATA_DIR override it).
 # Run as root (the sandbox needs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,4 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --workspace --release --locked
 export ACEJUDGE_DATA_DIR="${ACEJUDGE_DATA_DIR:-$PWD/data}"
 ./target/release/acejudge doctor
-if ./target/release/acejudge help serve >/dev/null 2>&1; then
-  exec ./target/release/acejudge serve
-fi
-echo "acejudge is built and the host checks pass; the HTTP server (acejudge serve) is not built yet."
-echo "Try the sandbox: ./target/release/acejudge exec -- /usr/bin/python3 -c 'print(42)'"
+exec ./target/release/acejudge serve
