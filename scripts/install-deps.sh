@@ -5,6 +5,9 @@
 set -euo pipefail
 
 packages=(gcc libc6-dev golang-go default-jdk-headless junit5 nodejs python3 hyperfine bubblewrap shellcheck)
+# The Debian package and the unit (tests/packaging.rs): dpkg-deb, lintian, a
+# clean Debian root, systemd-analyze, setpriv/unshare.
+packages+=(dpkg-dev lintian debootstrap systemd util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,3 +29,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 cargo --version
+
+# cargo-deb builds the .deb (packaging/build-deb.sh); pinned so CI builds the same package.
+CARGO_DEB_VERSION=3.8.0
+if ! cargo deb --version 2>/dev/null | grep -qx "cargo-deb $CARGO_DEB_VERSION"; then
+  echo "installing cargo-deb $CARGO_DEB_VERSION"
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi

@@ -6,4 +6,5 @@ pub mod judge;
 pub mod plugins;
 pub mod queue;
 pub mod sandbox;
+pub mod service;
 pub mod store;

@@ -113,6 +113,9 @@ pub fn checks(data_dir: &Path) -> Vec<Check> {
         None => check("cgroups", Level::Missing, true, "no cgroup hierarchy under /sys/fs/cgroup: memory and process limits cannot be enforced"),
     });
 
+    // Before the smoke run, which moves this process into a leaf of its own cgroup.
+    out.push(delegation(Path::new("/sys/fs/cgroup")));
+
     let config = SandboxConfig::default();
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let taken: Vec<u32> = passwd
@@ -175,6 +178,133 @@ fn smoke_run(data_dir: &Path) -> Check {
     }
 }
 
+/// Whether this process's own cgroup subtree is usable for runs: writable,
+/// with the controllers the sandbox needs, and delegated by a service manager
+/// (systemd marks a `Delegate=yes` unit's cgroup with the `trusted.delegate`
+/// or `user.delegate` extended attribute). The only change it makes is a probe
+/// cgroup created and removed inside that subtree.
+fn delegation(cgroup_root: &Path) -> Check {
+    let proc_self = match std::fs::read_to_string("/proc/self/cgroup") {
+        Ok(text) => text,
+        Err(e) => return check("delegation", Level::Missing, true, format!("cannot read /proc/self/cgroup: {e}")),
+    };
+    match cgroup::detect(cgroup_root) {
+        Some(Layout::V2 { mount }) => {
+            let own = cgroup::own_path(&proc_self, "").unwrap_or_else(|| "/".into());
+            delegation_v2(&mount, &own)
+        }
+        Some(Layout::V1 { root, unified, .. }) => delegation_v1(&root, unified.as_deref(), &proc_self),
+        None => {
+            check("delegation", Level::Missing, true, "no cgroup hierarchy under /sys/fs/cgroup: nothing to delegate")
+        }
+    }
+}
+
+/// What one cgroup directory offers this process.
+struct CgroupAccess {
+    delegated: bool,
+    writable: Result<(), String>,
+}
+
+fn inspect_cgroup(dir: &Path) -> CgroupAccess {
+    let delegated = ["trusted.delegate", "user.delegate"].iter().any(|name| xattr(dir, name).as_deref() == Some(b"1"));
+    let probe = dir.join(format!("acejudge-doctor-{}", std::process::id()));
+    let writable = std::fs::create_dir(&probe)
+        .and_then(|()| std::fs::remove_dir(&probe))
+        .map_err(|e| format!("cannot create a cgroup in {}: {e}", dir.display()));
+    CgroupAccess { delegated, writable }
+}
+
+/// An extended attribute of `path`, when it has one.
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut value = [0u8; 16];
+    // SAFETY: valid C strings and a buffer of the length passed; the kernel writes at most that many bytes.
+    let n = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), value.as_mut_ptr().cast(), value.len()) };
+    usize::try_from(n).ok().map(|n| value[..n].to_vec())
+}
+
+/// The v2 check: `<mount><own>` must be writable and offer memory and pids.
+fn delegation_v2(mount: &Path, own: &str) -> Check {
+    let dir = mount.join(own.trim_start_matches('/'));
+    let access = inspect_cgroup(&dir);
+    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let missing: Vec<&str> =
+        ["memory", "pids"].into_iter().filter(|c| !controllers.split_whitespace().any(|x| x == *c)).collect();
+    if let Err(e) = access.writable {
+        return check(
+            "delegation",
+            Level::Missing,
+            true,
+            format!("{e}: runs need cgroups of their own under {own} (under systemd: Delegate=yes, and no ProtectControlGroups=)"),
+        );
+    }
+    if !missing.is_empty() {
+        return check(
+            "delegation",
+            Level::Missing,
+            true,
+            format!(
+                "{own} lacks {} in cgroup.controllers: runs cannot be limited (under systemd: Delegate=yes)",
+                missing.join(" and ")
+            ),
+        );
+    }
+    let layout = format!("runs go in {own}/acejudge, the daemon in a leaf beside them");
+    if access.delegated {
+        check("delegation", Level::Ok, true, format!("{own} is delegated and writable, with memory and pids: {layout}"))
+    } else if dir == mount {
+        check(
+            "delegation",
+            Level::Ok,
+            true,
+            format!("the hierarchy's root, writable, with memory and pids (no service manager): {layout}"),
+        )
+    } else {
+        check(
+            "delegation",
+            Level::Degraded,
+            true,
+            format!("{own} is writable with memory and pids but not delegated: a service manager may move or remove what the daemon makes there; run it as the acejudge.service unit (Delegate=yes)"),
+        )
+    }
+}
+
+/// The v1 (and hybrid) check: the daemon's own directory in each hierarchy it uses must be writable.
+fn delegation_v1(root: &Path, unified: Option<&Path>, proc_self: &str) -> Check {
+    let mut dirs: Vec<(String, std::path::PathBuf)> = ["memory", "pids", "cpuacct"]
+        .into_iter()
+        .map(|c| {
+            let own = cgroup::own_path(proc_self, c).unwrap_or_else(|| "/".into());
+            (format!("{c}:{own}"), root.join(c).join(own.trim_start_matches('/')))
+        })
+        .collect();
+    if let Some(mount) = unified {
+        let own = cgroup::own_path(proc_self, "").unwrap_or_else(|| "/".into());
+        dirs.push((format!("unified:{own}"), mount.join(own.trim_start_matches('/'))));
+    }
+    let mut delegated = false;
+    for (name, dir) in &dirs {
+        let access = inspect_cgroup(dir);
+        if let Err(e) = access.writable {
+            return check("delegation", Level::Missing, true, format!("{name}: {e} (under systemd: Delegate=yes)"));
+        }
+        delegated |= access.delegated;
+    }
+    let names: Vec<&str> = dirs.iter().map(|(name, _)| name.as_str()).collect();
+    if delegated {
+        check("delegation", Level::Ok, true, format!("delegated and writable: {}", names.join(", ")))
+    } else {
+        check(
+            "delegation",
+            Level::Ok,
+            true,
+            format!("writable (not marked delegated; v1 controllers): {}", names.join(", ")),
+        )
+    }
+}
+
 fn version_of(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
     let text = if output.stdout.is_empty() { output.stderr } else { output.stdout };
@@ -233,4 +363,84 @@ pub fn run(data_dir: &Path) -> anyhow::Result<u8> {
         println!("\nA layer the daemon needs is missing: runs would not be isolated. Fix the MISSING lines above.");
     }
     Ok(u8::from(fatal))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The delegation check against a fake cgroupfs: a temp directory shaped like the kernel's.
+    use super::*;
+
+    fn fake_v2(controllers: &str) -> tempfile::TempDir {
+        let mount = tempfile::tempdir().unwrap();
+        let own = mount.path().join("system.slice/acejudge.service");
+        std::fs::create_dir_all(&own).unwrap();
+        std::fs::write(own.join("cgroup.controllers"), controllers).unwrap();
+        mount
+    }
+
+    #[test]
+    fn a_writable_cgroup_with_memory_and_pids_passes_and_the_probe_is_removed() {
+        let mount = fake_v2("cpu io memory pids\n");
+        let own = mount.path().join("system.slice/acejudge.service");
+        let marked = xattr_set(&own, "user.delegate", b"1");
+        let c = delegation_v2(mount.path(), "/system.slice/acejudge.service");
+        if marked {
+            assert_eq!(c.level, Level::Ok, "{}", c.detail);
+            assert!(c.detail.contains("is delegated"), "{}", c.detail);
+        } else {
+            // No user xattrs on this filesystem: writable but not marked delegated.
+            assert_eq!(c.level, Level::Degraded, "{}", c.detail);
+            assert!(c.detail.contains("not delegated"), "{}", c.detail);
+        }
+        let left: Vec<_> = std::fs::read_dir(&own).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, ["cgroup.controllers"], "the probe cgroup must not be left behind");
+    }
+
+    #[test]
+    fn a_cgroup_without_memory_or_pids_is_missing() {
+        let mount = fake_v2("cpu io\n");
+        let c = delegation_v2(mount.path(), "/system.slice/acejudge.service");
+        assert_eq!(c.level, Level::Missing);
+        assert!(c.required);
+        assert!(c.detail.contains("memory and pids"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_cgroup_that_cannot_be_written_is_missing_and_says_delegate() {
+        let mount = fake_v2("memory pids\n");
+        let c = delegation_v2(mount.path(), "/system.slice/gone.service");
+        assert_eq!(c.level, Level::Missing);
+        assert!(c.detail.contains("cannot create a cgroup") && c.detail.contains("Delegate=yes"), "{}", c.detail);
+    }
+
+    #[test]
+    fn the_hierarchy_root_is_usable_outside_a_service_manager() {
+        let mount = tempfile::tempdir().unwrap();
+        std::fs::write(mount.path().join("cgroup.controllers"), "memory pids\n").unwrap();
+        let c = delegation_v2(mount.path(), "/");
+        assert_eq!(c.level, Level::Ok, "{}", c.detail);
+        assert!(c.detail.contains("root"), "{}", c.detail);
+    }
+
+    #[test]
+    fn v1_checks_each_controller_directory_it_would_write() {
+        let root = tempfile::tempdir().unwrap();
+        for dir in ["memory/daemon", "pids", "cpuacct"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        let proc_self = "4:memory:/daemon\n3:pids:/\n2:cpu,cpuacct:/missing\n0::/\n";
+        let c = delegation_v1(root.path(), None, proc_self);
+        assert_eq!(c.level, Level::Missing, "{}", c.detail);
+        assert!(c.detail.starts_with("cpuacct:/missing"), "{}", c.detail);
+        std::fs::create_dir_all(root.path().join("cpuacct/missing")).unwrap();
+        let c = delegation_v1(root.path(), None, proc_self);
+        assert_eq!(c.level, Level::Ok, "{}", c.detail);
+    }
+
+    fn xattr_set(path: &Path, name: &str, value: &[u8]) -> bool {
+        let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let name = std::ffi::CString::new(name).unwrap();
+        // SAFETY: valid C strings and a value buffer of the length passed.
+        unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) == 0 }
+    }
 }

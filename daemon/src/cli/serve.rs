@@ -117,12 +117,16 @@ async fn serve(config: Config, store: Arc<Store>, judge: Arc<dyn JudgeService>, 
     );
     let app = api::router(state.clone());
     let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(state.shutting_down()).into_future());
+    // Signal handlers first: a SIGTERM right after "ready" must already stop cleanly.
+    let signals = Signals::install()?;
     println!("acejudge: listening on http://{local}");
     let _ = std::io::stdout().flush();
     tracing::info!(%local, slots, tokens_required = config.tokens_required(), "serving");
+    let mut service = crate::service::ready(&format!("listening on http://{local}, {slots} worker slots"));
 
-    let signal = wait_for_signal().await?;
+    let signal = signals.wait().await;
     tracing::info!(signal, "stopping: no new work; running submissions may finish");
+    service.stopping("draining: running submissions may finish");
     state.begin_shutdown();
     let deadline = Instant::now() + Duration::from_secs(config.queue.shutdown_grace_secs);
     let waiting = Arc::clone(&queue);
@@ -141,14 +145,27 @@ async fn serve(config: Config, store: Arc<Store>, judge: Arc<dyn JudgeService>, 
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, handled from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// One daemon per data dir: an exclusive `flock` on `DATA_DIR/acejudge.lock`, held while serving.

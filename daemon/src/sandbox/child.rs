@@ -217,6 +217,9 @@ pub fn init_main(plan: &ChildPlan) -> ! {
     for &fd in &plan.parent_ends {
         sys::close(fd);
     }
+    // The new root's files and the program get the same modes whatever the daemon's umask.
+    // SAFETY: umask cannot fail and takes no pointers.
+    unsafe { libc::umask(0o022) };
     // 1. cgroups: v1 controllers are joined by writing "0" (= this process).
     for &fd in &plan.cgroup_procs_fds {
         sys::write_all(fd, b"0").at(st, Step::JoinCgroup);
