@@ -349,7 +349,9 @@ fn overlays_show_host_files_but_keep_writes_in_the_run() {
         argv: vec![
             "/bin/sh".into(),
             "-c".into(),
-            format!("cat {dir}/cached; echo poisoned > {dir}/cached; echo new > {dir}/extra; cat {dir}/cached"),
+            format!(
+                "cat {dir}/cached; echo poisoned > {dir}/cached; echo new > {dir}/extra; cat {dir}/cached {dir}/extra"
+            ),
         ],
         env: vec![],
         stdin: vec![],
@@ -360,7 +362,12 @@ fn overlays_show_host_files_but_keep_writes_in_the_run() {
         limits: Default::default(),
     };
     let outcome = h.sandbox.run(lease.slot, &spec).expect("run");
-    assert_eq!(stdout(&outcome), "basepoisoned\n", "{}", stderr(&outcome));
+    assert_eq!(
+        stdout(&outcome),
+        "basepoisoned\nnew\n",
+        "new entries in the top directory work too: {}",
+        stderr(&outcome)
+    );
     assert_eq!(
         std::fs::read_to_string(lower.path().join("cached")).expect("read"),
         "base",
@@ -403,4 +410,15 @@ fn an_extra_read_only_path_is_visible_even_under_tmp_and_not_writable() {
     let outcome = h.sandbox.run(lease.slot, &spec).expect("run");
     assert_eq!(stdout(&outcome), "shared\nrefused\n", "{}", stderr(&outcome));
     assert!(!shared.path().join("new").exists());
+}
+
+#[test]
+fn the_wall_limit_holds_while_the_program_keeps_its_output_open_and_idle() {
+    let h = harness_or_skip!();
+    let mut run = Run::new(&["/bin/sh", "-c", "echo started; echo err >&2; sleep 30"]);
+    run.limits.wall = Duration::from_secs(1);
+    let outcome = h.run(run);
+    assert_eq!(outcome.status, Status::TimeLimit { which: TimeLimitKind::Wall });
+    assert!((1000..=1200).contains(&outcome.wall_ms), "killed at {} ms, limit 1000 ms", outcome.wall_ms);
+    assert_eq!(stdout(&outcome), "started\n");
 }

@@ -134,6 +134,11 @@ pub enum MountOp {
         path: CString,
         dev: libc::dev_t,
     },
+    Chown {
+        path: CString,
+        uid: libc::uid_t,
+        gid: libc::gid_t,
+    },
     /// A sysctl of the run's own namespaces; skipped where the kernel lacks it.
     Sysctl {
         path: CString,
@@ -281,7 +286,8 @@ pub fn init_main(plan: &ChildPlan) -> ! {
 
 fn run_mount_op(op: &MountOp) -> SysResult<()> {
     match op {
-        MountOp::MakeDir { path, mode } => sys::mkdir(path, *mode),
+        MountOp::MakeDir { path, mode } => sys::mkdir(path, *mode).and_then(|()| sys::chmod(path, *mode)),
+        MountOp::Chown { path, uid, gid } => sys::chown(path, *uid, *gid),
         MountOp::Symlink { target, path } => sys::symlink(target, path),
         MountOp::WriteFile { path, contents } => {
             let fd = sys::open(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644)?;
@@ -425,11 +431,12 @@ fn drop_bounding_and_ambient(last_cap: u32) -> SysResult<()> {
 }
 
 fn switch_ids(uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // Raw syscalls throughout: glibc's set*id/setgroups wrappers broadcast to the
+    // parent's other threads, which do not exist in this child, and deadlock.
     // SAFETY: an empty group list with a null pointer is valid.
-    if unsafe { libc::setgroups(0, std::ptr::null()) } < 0 {
+    if unsafe { libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) } < 0 {
         return Err(Errno::last());
     }
-    // Raw syscalls: glibc's setresuid/setresgid broadcast to all threads with signals.
     // SAFETY: integer arguments only.
     if unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) } < 0 {
         return Err(Errno::last());

@@ -119,7 +119,15 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
             }
             let layer = PathBuf::from(format!("/.layers/{i}"));
             b.dir(&layer, 0o755)?;
-            b.dir(&layer.join("upper"), 0o755)?;
+            // The merged directory takes the upper directory's mode and owner: give it the lower's.
+            let meta = std::fs::metadata(lower).map_err(|e| format!("overlay {}: {e}", lower.display()))?;
+            b.dir(&layer.join("upper"), std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777)?;
+            let upper = b.host(&layer.join("upper"))?;
+            b.ops.push(MountOp::Chown {
+                path: upper,
+                uid: std::os::unix::fs::MetadataExt::uid(&meta),
+                gid: std::os::unix::fs::MetadataExt::gid(&meta),
+            });
             b.dir(&layer.join("work"), 0o755)?;
             b.dirs(lower)?;
             let host = |p: &Path| b.host(p).map(|c| c.to_string_lossy().into_owned());

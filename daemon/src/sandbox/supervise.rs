@@ -118,8 +118,12 @@ pub fn supervise(
     drop((stdin.0, stdout.1, stderr.1, status.1, exec_err.1));
     let limits = &spec.limits;
     let cap = limits.output_bytes;
-    let (mut out_file, mut err_file) = (File::from(stdout.0), File::from(stderr.0));
+    // Non-blocking reads: a program that keeps its pipe open and idle must never
+    // hold the loop in read(2) past the deadline.
+    set_nonblocking(&stdout.0);
+    set_nonblocking(&stderr.0);
     set_nonblocking(&stdin.1);
+    let (mut out_file, mut err_file) = (File::from(stdout.0), File::from(stderr.0));
     let mut stdin_file = if spec.stdin.is_empty() { None } else { Some(File::from(stdin.1)) };
     let mut stdin_left: &[u8] = &spec.stdin;
     let (mut out_open, mut err_open) = (true, true);

@@ -67,6 +67,16 @@ pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
     }
 }
 
+pub fn chmod(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: `path` is a valid C string.
+    check_int(unsafe { libc::chmod(path.as_ptr(), mode) }).map(drop)
+}
+
+pub fn chown(path: &CStr, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: `path` is a valid C string.
+    check_int(unsafe { libc::chown(path.as_ptr(), uid, gid) }).map(drop)
+}
+
 pub fn symlink(target: &CStr, path: &CStr) -> SysResult<()> {
     // SAFETY: both are valid C strings.
     check_int(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }).map(drop)
