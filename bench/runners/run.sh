@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runner overhead: `acejudge run --lang L hello` (plugin load, sandbox set-up,
+# compile and run steps in the sandbox) against the bare toolchain command on
+# the same hello world, per language, in one run of this script.
+#
+# Bare commands run with the same clean environment the runners give their
+# steps (the host's NODE_EXTRA_CA_CERTS alone costs node ~40 ms): python3 -I -S
+# hello.py; node hello.js; javac + java; go build + run with a warm build cache
+# and the same build settings. For Go a second baseline edits the source before
+# each build, so only the standard library is cached (what a new submission meets).
+# Each language is measured in ROUNDS hyperfine rounds that alternate which
+# command goes first, so load drifting on this shared machine hits both; all
+# samples are pooled and compared by median. Needs root and hyperfine.
+# Writes results/<lang>-<round>.json and the "## Runners" section of ../RESULTS.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+runs=${RUNS:-20}
+rounds=${ROUNDS:-3}
+out=${OUT:-$here/results}
+mkdir -p "$out"
+cd "$repo"
+cargo build --release -p acejudge -p acejudge-runner-go -p acejudge-runner-java -p acejudge-runner-node -p acejudge-runner-python >/dev/null
+target=${CARGO_TARGET_DIR:-$repo/target}
+bin=$target/release/acejudge
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+cp "$here"/hello.py "$here"/hello.js "$here"/hello.go "$here"/Main.java "$work/"
+echo world > "$work/in.txt"
+data=$work/data
+cd "$work"
+
+clean="env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8"
+gone="$clean CGO_ENABLED=0 GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$work/gocache GOPATH=$work/gopath"
+aj() { echo "$bin --data-dir $data run --lang $1 $2 --stdin in.txt"; }
+declare -A bare=(
+  [python]="$clean /usr/bin/python3 -I -S hello.py < in.txt"
+  [node]="$clean /usr/bin/node hello.js < in.txt"
+  [java]="$clean javac -d out Main.java && $clean java -cp out Main < in.txt"
+  [go]="$gone go build -o hello-bin hello.go && ./hello-bin < in.txt"
+)
+# Go, standard library cached but the program new: a fresh comment before each build.
+cp hello.go hello-new.go
+go_new="echo // \$(date +%s%N) >> hello-new.go && $gone go build -o hello-new-bin hello-new.go && ./hello-new-bin < in.txt"
+declare -A ours=(
+  [python]="$(aj python hello.py)"
+  [node]="$(aj node hello.js)"
+  [java]="$(aj java Main.java)"
+  [go]="$(aj go hello.go)"
+)
+for lang in python node java go; do
+  # Both must print the same thing before anything is timed (this also prepares Go's cache).
+  expected=$(sh -c "${bare[$lang]}")
+  got=$(sh -c "${ours[$lang]}" 2>/dev/null)
+  if [ "$expected" != "hello world" ] || [ "$got" != "hello world" ]; then
+    echo "$lang: bare said '$expected', acejudge said '$got'" >&2
+    exit 1
+  fi
+  for round in $(seq 1 "$rounds"); do
+    if (( round % 2 )); then order=("${bare[$lang]}" "${ours[$lang]}"); else order=("${ours[$lang]}" "${bare[$lang]}"); fi
+    if [ "$lang" = go ]; then order+=("$go_new"); fi
+    hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$out/$lang-$round.json" "${order[@]}" >/dev/null
+  done
+done
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 "$here/summarize.py" "$out" "$rounds" "$load" "$repo/bench/RESULTS.md"
