@@ -12,7 +12,7 @@ use super::{
     TestResult, TestStatus, Verdict,
 };
 use crate::challenges::{Catalog, Challenge};
-use crate::plugins::api::{DiagnosisKind, Mode, StepLimits, TestStatus as RunnerTestStatus};
+use crate::plugins::api::{DiagnosisKind, Mode, StepKind, StepLimits, TestStatus as RunnerTestStatus};
 use crate::plugins::{self, CacheStore, Execution, Job, LoadOptions, Registry, StepResult, ToolchainStatus};
 use crate::sandbox::{Sandbox, SandboxConfig, Status};
 use std::path::PathBuf;
@@ -257,12 +257,15 @@ impl JudgeService for Judge {
             language: language.into(),
             offered: challenge.languages.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
+        // `compiling` is reported for interpreted languages too: it is the step before the tests.
         progress(Progress::Compiling);
-        let execution = plugins::execute(&self.sandbox, slot, runner, &self.caches, &job)
+        let mut on_step = |step: StepKind| {
+            if step == StepKind::Run {
+                progress(Progress::Running);
+            }
+        };
+        let execution = plugins::execute_observed(&self.sandbox, slot, runner, &self.caches, &job, &mut on_step)
             .map_err(|e| Judge::runner_error(language, e))?;
-        if execution.run.is_some() {
-            progress(Progress::Running);
-        }
         let report = report(&execution);
         for test in &report.tests {
             progress(Progress::Test(test.clone()));

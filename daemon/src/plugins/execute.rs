@@ -109,6 +109,18 @@ pub fn execute(
     caches: &CacheStore,
     job: &Job,
 ) -> Result<Execution, ExecuteError> {
+    execute_observed(sandbox, slot, runner, caches, job, &mut |_| {})
+}
+
+/// As [`execute`], telling `on_step` as each sandboxed step starts (for live progress).
+pub fn execute_observed(
+    sandbox: &Sandbox,
+    slot: usize,
+    runner: &LoadedRunner,
+    caches: &CacheStore,
+    job: &Job,
+    on_step: &mut dyn FnMut(StepKind),
+) -> Result<Execution, ExecuteError> {
     check_job(job)?;
     let toolchain = runner.toolchain()?;
     let request = PlanRequest {
@@ -142,6 +154,7 @@ pub fn execute(
         report: None,
     };
     if let Some(compile) = &plan.compile {
+        on_step(StepKind::Compile);
         let result = run_step(sandbox, slot, runner, toolchain, &boxed, compile, StepKind::Compile, job, None)?;
         let failed = result.outcome.status != Status::Ok;
         execution.compile = Some(result);
@@ -153,6 +166,7 @@ pub fn execute(
         ReportSource::File { path } if job.mode == Mode::Tests => Some(PathBuf::from(path)),
         _ => None,
     };
+    on_step(StepKind::Run);
     let result =
         run_step(sandbox, slot, runner, toolchain, &boxed, &plan.run, StepKind::Run, job, report_file.as_deref())?;
     if job.mode == Mode::Tests {

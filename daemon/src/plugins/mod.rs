@@ -48,6 +48,6 @@ pub mod registry;
 pub use acejudge_runner_api as api;
 pub use cache::CacheStore;
 pub use error::{CacheError, CallError, ExecuteError, LoadError, PluginError};
-pub use execute::{execute, Execution, Job, StepResult};
+pub use execute::{execute, execute_observed, Execution, Job, StepResult};
 pub use policy::HostPolicy;
 pub use registry::{LoadOptions, LoadedRunner, Registry, ToolchainStatus};

@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.DisplayName;
@@ -328,16 +329,17 @@ class RateLimiterTest {
     @Nested
     @DisplayName("concurrency")
     class Concurrency {
-        static final int THREADS = 8;
+        /** At most 16 worker threads: the run allows 64 processes and the JVM itself uses about 20. */
+        static final int MAX_THREADS = 16;
 
-        /** Starts THREADS threads together, waits for all, and rethrows the first failure. */
-        void runThreads(IntConsumer body) throws Exception {
-            ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+        /** Starts {@code threads} threads together, waits for all, and rethrows the first failure. */
+        void runThreads(int threads, IntConsumer body) throws Exception {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
             try {
-                CountDownLatch ready = new CountDownLatch(THREADS);
+                CountDownLatch ready = new CountDownLatch(threads);
                 CountDownLatch go = new CountDownLatch(1);
                 List<Future<?>> futures = new ArrayList<>();
-                for (int t = 0; t < THREADS; t++) {
+                for (int t = 0; t < threads; t++) {
                     int index = t;
                     futures.add(pool.submit(() -> {
                         ready.countDown();
@@ -357,6 +359,46 @@ class RateLimiterTest {
                 }
             } finally {
                 pool.shutdownNow();
+                pool.awaitTermination(5, TimeUnit.SECONDS); // never more than one pool of threads alive
+            }
+        }
+
+        /**
+         * A barrier for threads that stay busy: a waiting thread spins, then yields its core, but never sleeps,
+         * so the threads keep their cores and start each phase together.
+         */
+        static final class SpinBarrier {
+            private final int parties;
+            private final AtomicInteger arrived = new AtomicInteger();
+            private final AtomicInteger generation = new AtomicInteger();
+
+            SpinBarrier(int parties) {
+                this.parties = parties;
+            }
+
+            /** Waits for all parties; the last one to arrive runs {@code last} before any of them continues. */
+            void await(Runnable last) {
+                int gen = generation.get();
+                if (arrived.incrementAndGet() == parties) {
+                    arrived.set(0);
+                    try {
+                        last.run();
+                    } finally {
+                        generation.incrementAndGet();
+                    }
+                    return;
+                }
+                long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                for (int spins = 0; generation.get() == gen; spins++) {
+                    if (spins < 1000) {
+                        Thread.onSpinWait();
+                    } else {
+                        Thread.yield();
+                        if (System.nanoTime() > giveUp) {
+                            throw new IllegalStateException("the concurrent callers did not all finish their requests");
+                        }
+                    }
+                }
             }
         }
 
@@ -365,7 +407,7 @@ class RateLimiterTest {
         void concurrentRequestsForOneClientNeverExceedTheLimit() throws Exception {
             RateLimiter shared = new RateLimiter(new FakeClock(), 199_000, 1000);
             AtomicInteger admitted = new AtomicInteger();
-            runThreads(t -> {
+            runThreads(8, t -> {
                 for (int i = 0; i < 25_000; i++) {
                     if (shared.allow("hot")) {
                         admitted.incrementAndGet();
@@ -375,6 +417,124 @@ class RateLimiterTest {
             assertEquals(199_000, admitted.get(),
                     "8 threads x 25000 calls with limit 199000: expected exactly 199000 admitted (no lost updates)");
             assertEquals(false, shared.allow("hot"), "expected the limit to be used up after the concurrent burst");
+        }
+
+        @Test
+        @DisplayName("concurrent requests that slide one client's window lose no updates, round after round")
+        void concurrentRequestsThatSlideOneClientsWindowLoseNoUpdates() throws Exception {
+            int limit = 2000;
+            long window = 1000;
+            long gap = window / 4;
+            int callsPerThread = 10;
+            int burst = MAX_THREADS * callsPerThread; // always fits in the free slots
+            int free = limit - 1 - burst;
+            int minRounds = 5;
+            int maxRounds = 1000;
+            long stopAfter = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+            // Round r, with t = r * (window + gap):
+            //   at t:                all threads send callsPerThread requests together. All but 1 request in the
+            //                        window have just left it, so the first callers drop limit - 1 old requests
+            //                        while the others add theirs: all must be admitted.
+            //   at t + gap:          all threads send requests until each gets a rejection: exactly `free` more fit.
+            //   at t + gap + w/2:    one thread sends 1 request, the one still in the window at the next round.
+            FakeClock c = new FakeClock();
+            RateLimiter shared = new RateLimiter(c, limit, window);
+            c.set(gap); // one thread plays the end of "round 0": a fill of limit - 1 requests, then 1 more
+            for (int i = 0; i < limit - 1; i++) {
+                assertEquals(true, shared.allow("hot"), "allow(\"hot\") #" + (i + 1) + " at t=" + c.nowMillis()
+                        + " ms, one thread, limit " + limit + ": expected admitted");
+            }
+            c.set(gap + window / 2);
+            assertEquals(true, shared.allow("hot"), "allow(\"hot\") at t=" + c.nowMillis() + " ms, one thread, limit "
+                    + limit + ": expected admitted");
+            SpinBarrier barrier = new SpinBarrier(MAX_THREADS);
+            AtomicInteger admitted = new AtomicInteger();
+            AtomicReference<String> failure = new AtomicReference<>();
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            String[] thrownWhere = {null};
+            int[] round = {1};
+            boolean[] stop = {false};
+            Runnable checkBurst = () -> {
+                long t = round[0] * (window + gap);
+                if (thrown.get() == null && admitted.get() != burst) {
+                    failure.compareAndSet(null, String.format("round %d: %d threads x %d simultaneous requests at t=%d "
+                            + "ms, just after %d requests left the window (1 is still in it; limit %d per %d ms): "
+                            + "expected all %d admitted, got %d", round[0], MAX_THREADS, callsPerThread, t, limit - 1,
+                            limit, window, burst, admitted.get()));
+                }
+                stop[0] = failure.get() != null || thrown.get() != null;
+                admitted.set(0);
+                c.set(t + gap);
+            };
+            Runnable checkFill = () -> {
+                long t = round[0] * (window + gap);
+                if (thrown.get() == null && admitted.get() != free) {
+                    failure.compareAndSet(null, String.format("round %d: %d threads sending requests at t=%d ms until "
+                            + "each gets a rejection (%d requests in the window, limit %d per %d ms): expected exactly "
+                            + "%d admitted in total, got %d", round[0], MAX_THREADS, t + gap, burst + 1, limit, window,
+                            free, admitted.get()));
+                }
+                c.set(t + gap + window / 2);
+                try {
+                    if (failure.get() == null && thrown.get() == null && !shared.allow("hot")) {
+                        failure.set(String.format("allow(\"hot\") from one thread at t=%d ms: expected admitted (%d "
+                                + "requests in the window, limit %d), got rejected", c.nowMillis(), limit - 1, limit));
+                    }
+                } catch (RuntimeException | Error e) {
+                    if (thrown.compareAndSet(null, e)) {
+                        thrownWhere[0] = "round " + round[0] + ", one thread at t=" + c.nowMillis() + " ms";
+                    }
+                }
+                round[0]++;
+                stop[0] = failure.get() != null || thrown.get() != null || round[0] > maxRounds
+                        || (round[0] > minRounds && System.nanoTime() > stopAfter);
+                admitted.set(0);
+                c.set(round[0] * (window + gap));
+            };
+            c.set(window + gap); // round 1
+            runThreads(MAX_THREADS, t -> {
+                while (true) {
+                    int mine = 0;
+                    try {
+                        for (int k = 0; k < callsPerThread; k++) {
+                            if (shared.allow("hot")) {
+                                mine++;
+                            }
+                        }
+                    } catch (RuntimeException | Error e) {
+                        if (thrown.compareAndSet(null, e)) {
+                            thrownWhere[0] = "round " + round[0] + ", simultaneous requests";
+                        }
+                    }
+                    admitted.addAndGet(mine);
+                    barrier.await(checkBurst);
+                    if (stop[0]) {
+                        return;
+                    }
+                    mine = 0;
+                    try {
+                        while (mine <= limit && shared.allow("hot")) {
+                            mine++;
+                        }
+                    } catch (RuntimeException | Error e) {
+                        if (thrown.compareAndSet(null, e)) {
+                            thrownWhere[0] = "round " + round[0] + ", requests until rejected";
+                        }
+                    }
+                    admitted.addAndGet(mine);
+                    barrier.await(checkFill);
+                    if (stop[0]) {
+                        return;
+                    }
+                }
+            });
+            if (thrown.get() != null) {
+                fail("expected the limiter to throw no exceptions, got " + thrown.get() + " (" + thrownWhere[0] + ")",
+                        thrown.get());
+            }
+            if (failure.get() != null) {
+                fail(failure.get());
+            }
         }
 
         @Test
@@ -390,7 +550,7 @@ class RateLimiterTest {
             for (int i = 0; i < clients; i++) {
                 admitted[i] = new AtomicInteger();
             }
-            runThreads(t -> {
+            runThreads(8, t -> {
                 for (int i = 0; i < clients; i++) { // every thread sends one request for each client, in the same order
                     if (shared.allow(ids[i])) {
                         admitted[i].incrementAndGet();
