@@ -4,7 +4,7 @@
 # Idempotent: installs only what is missing. Needs root.
 set -euo pipefail
 
-packages=(gcc libc6-dev golang-go default-jdk-headless junit5 nodejs python3 hyperfine bubblewrap shellcheck)
+packages=(gcc libc6-dev golang-go default-jdk-headless junit5 nodejs python3 hyperfine bubblewrap shellcheck jq)
 # The Debian package and the unit (tests/packaging.rs): dpkg-deb, lintian, a
 # clean Debian root, systemd-analyze, setpriv/unshare.
 packages+=(dpkg-dev lintian debootstrap systemd util-linux)
