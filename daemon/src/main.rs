@@ -4,10 +4,20 @@ use acejudge::cli::{self, Cli, Command};
 use clap::Parser;
 
 fn main() {
+    // While still single-threaded: the sandbox's own mounts must die with this process.
+    // SAFETY: geteuid has no preconditions.
+    let private_mounts = if unsafe { libc::geteuid() } == 0 {
+        Some(acejudge::sandbox::namespaces::private_mount_namespace())
+    } else {
+        None
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACEJUDGE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    if let Some(Err(error)) = private_mounts {
+        tracing::warn!(%error, "no private mount namespace: the sandbox's tmpfs mounts may outlive a crash");
+    }
     let args = match Cli::try_parse() {
         Ok(args) => args,
         // Usage errors are one line that says what to fix; help and version print as usual.

@@ -95,6 +95,22 @@ fn contain_self() {
 }
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();
+static WORK_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// At exit: the harness's sandbox is a static and is never dropped, so unmount
+/// its slots' tmpfs here, or every test run would leave mounts on the host.
+extern "C" fn unmount_slots_at_exit() {
+    if let Some(work) = WORK_DIR.get() {
+        for slot in 0..SLOTS {
+            let path = work.join("sandbox/boxes").join(format!("slot{slot}"));
+            if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+                // SAFETY: a valid C string; MNT_DETACH never blocks.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _ = std::fs::remove_dir_all(work);
+    }
+}
 
 /// The shared harness, set up on first use (contained, canary-checked); `None` when not root.
 pub fn harness(test: &str) -> Option<&'static Harness> {
@@ -104,6 +120,10 @@ pub fn harness(test: &str) -> Option<&'static Harness> {
     Some(HARNESS.get_or_init(|| {
         contain_self();
         let work = tempfile::Builder::new().prefix("acejudge-test-").tempdir().expect("temp dir");
+        if WORK_DIR.set(work.path().to_path_buf()).is_ok() {
+            // SAFETY: registering a plain extern "C" function with no arguments.
+            unsafe { libc::atexit(unmount_slots_at_exit) };
+        }
         let config = SandboxConfig {
             work_dir: work.path().join("sandbox"),
             slots: SLOTS,
