@@ -6,7 +6,7 @@
 //! run, report) → [`Facts`] → [`verdict::derive`]. Per-test results are kept
 //! whatever the verdict.
 
-use super::verdict::{self, Facts, StepEnd};
+use super::verdict::{self, Facts};
 use super::{
     Execution as AdHoc, ExecutionReport, JudgeError, JudgeReport, JudgeService, LanguageInfo, Progress, Submission,
     TestResult, TestStatus, Verdict,
@@ -117,19 +117,6 @@ fn test_job(challenge: &Challenge, language: &str, content: &str) -> Option<Job>
     Some(job)
 }
 
-fn step_end(step: &StepResult) -> StepEnd {
-    match &step.outcome.status {
-        Status::Ok => StepEnd::Ok,
-        Status::NonzeroExit => StepEnd::NonzeroExit,
-        Status::Signaled => StepEnd::Crashed,
-        Status::TimeLimit { .. } => StepEnd::TimeLimit,
-        Status::MemoryLimit => StepEnd::MemoryLimit,
-        Status::OutputLimit => StepEnd::OutputLimit,
-        Status::SecurityViolation { .. } => StepEnd::SecurityViolation,
-        Status::InternalError { .. } => StepEnd::InternalError,
-    }
-}
-
 fn diagnosed(step: Option<&StepResult>, kind: DiagnosisKind) -> Option<String> {
     step.and_then(|s| s.diagnosis.as_ref()).filter(|d| d.kind == kind).map(|d| d.message.clone())
 }
@@ -178,9 +165,9 @@ fn report(execution: &Execution) -> JudgeReport {
         diagnosed(compile, DiagnosisKind::CompileError).or_else(|| diagnosed(run, DiagnosisKind::CompileError));
     let out_of_memory = diagnosed(run, DiagnosisKind::MemoryLimit);
     let facts = Facts {
-        compile: compile.map(step_end),
+        compile: compile.map(|s| s.output.status),
         compile_error: compile_error.is_some(),
-        run: run.map(step_end),
+        run: run.map(|s| s.output.status),
         runtime_out_of_memory: out_of_memory.is_some(),
         passed: count(TestStatus::Pass),
         failed: count(TestStatus::Fail),

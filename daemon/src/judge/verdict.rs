@@ -1,6 +1,7 @@
 //! The verdict, derived in exactly one place from what the steps did and what
 //! the tests reported.
 
+pub use crate::plugins::api::StepStatus;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,28 +47,15 @@ impl Verdict {
     ];
 }
 
-/// How a sandboxed step ended, reduced to what the verdict needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StepEnd {
-    Ok,
-    NonzeroExit,
-    Crashed,
-    TimeLimit,
-    MemoryLimit,
-    OutputLimit,
-    SecurityViolation,
-    InternalError,
-}
-
 /// The facts the verdict is derived from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Facts {
     /// The compile step's end, when there was one.
-    pub compile: Option<StepEnd>,
+    pub compile: Option<StepStatus>,
     /// The runner read the compile output as a compile error.
     pub compile_error: bool,
     /// The test step's end (`None` when it never ran).
-    pub run: Option<StepEnd>,
+    pub run: Option<StepStatus>,
     /// The runner read the test step as out of memory (`OutOfMemoryError`).
     pub runtime_out_of_memory: bool,
     pub passed: usize,
@@ -82,31 +70,31 @@ pub struct Facts {
 /// over what it reported), then the tests themselves.
 pub fn derive(f: &Facts) -> Verdict {
     match f.compile {
-        Some(StepEnd::TimeLimit) => return Verdict::TimeLimitExceeded,
-        Some(StepEnd::MemoryLimit) => return Verdict::MemoryLimitExceeded,
-        Some(StepEnd::OutputLimit) => return Verdict::OutputLimitExceeded,
-        Some(StepEnd::SecurityViolation) => return Verdict::SecurityViolation,
-        Some(StepEnd::InternalError) => return Verdict::InternalError,
-        Some(StepEnd::NonzeroExit | StepEnd::Crashed) => return Verdict::CompilationError,
-        Some(StepEnd::Ok) | None => {}
+        Some(StepStatus::TimeLimit) => return Verdict::TimeLimitExceeded,
+        Some(StepStatus::MemoryLimit) => return Verdict::MemoryLimitExceeded,
+        Some(StepStatus::OutputLimit) => return Verdict::OutputLimitExceeded,
+        Some(StepStatus::SecurityViolation) => return Verdict::SecurityViolation,
+        Some(StepStatus::InternalError) => return Verdict::InternalError,
+        Some(StepStatus::NonzeroExit | StepStatus::Signaled) => return Verdict::CompilationError,
+        Some(StepStatus::Ok) | None => {}
     }
     if f.compile_error {
         return Verdict::CompilationError;
     }
     let Some(run) = f.run else { return Verdict::InternalError };
     match run {
-        StepEnd::SecurityViolation => return Verdict::SecurityViolation,
-        StepEnd::TimeLimit => return Verdict::TimeLimitExceeded,
-        StepEnd::MemoryLimit => return Verdict::MemoryLimitExceeded,
-        StepEnd::OutputLimit => return Verdict::OutputLimitExceeded,
-        StepEnd::InternalError => return Verdict::InternalError,
-        StepEnd::Ok | StepEnd::NonzeroExit | StepEnd::Crashed => {}
+        StepStatus::SecurityViolation => return Verdict::SecurityViolation,
+        StepStatus::TimeLimit => return Verdict::TimeLimitExceeded,
+        StepStatus::MemoryLimit => return Verdict::MemoryLimitExceeded,
+        StepStatus::OutputLimit => return Verdict::OutputLimitExceeded,
+        StepStatus::InternalError => return Verdict::InternalError,
+        StepStatus::Ok | StepStatus::NonzeroExit | StepStatus::Signaled => {}
     }
     if f.runtime_out_of_memory {
         return Verdict::MemoryLimitExceeded;
     }
     let total = f.passed + f.failed + f.errored;
-    if f.complete && total > 0 && f.failed == 0 && f.errored == 0 && run == StepEnd::Ok {
+    if f.complete && total > 0 && f.failed == 0 && f.errored == 0 && run == StepStatus::Ok {
         return Verdict::Accepted;
     }
     if f.failed > 0 {
@@ -120,9 +108,9 @@ pub fn derive(f: &Facts) -> Verdict {
 mod tests {
     use super::*;
 
-    fn ran(run: StepEnd, passed: usize, failed: usize, errored: usize, complete: bool) -> Facts {
+    fn ran(run: StepStatus, passed: usize, failed: usize, errored: usize, complete: bool) -> Facts {
         Facts {
-            compile: Some(StepEnd::Ok),
+            compile: Some(StepStatus::Ok),
             compile_error: false,
             run: Some(run),
             runtime_out_of_memory: false,
@@ -135,43 +123,43 @@ mod tests {
 
     #[test]
     fn every_test_passing_in_a_complete_suite_is_accepted() {
-        assert_eq!(derive(&ran(StepEnd::Ok, 10, 0, 0, true)), Verdict::Accepted);
+        assert_eq!(derive(&ran(StepStatus::Ok, 10, 0, 0, true)), Verdict::Accepted);
     }
 
     #[test]
     fn an_empty_or_incomplete_suite_is_never_accepted() {
-        assert_eq!(derive(&ran(StepEnd::Ok, 0, 0, 0, true)), Verdict::RuntimeError);
-        assert_eq!(derive(&ran(StepEnd::Ok, 5, 0, 0, false)), Verdict::RuntimeError);
-        assert_eq!(derive(&ran(StepEnd::NonzeroExit, 5, 0, 0, true)), Verdict::RuntimeError);
+        assert_eq!(derive(&ran(StepStatus::Ok, 0, 0, 0, true)), Verdict::RuntimeError);
+        assert_eq!(derive(&ran(StepStatus::Ok, 5, 0, 0, false)), Verdict::RuntimeError);
+        assert_eq!(derive(&ran(StepStatus::NonzeroExit, 5, 0, 0, true)), Verdict::RuntimeError);
     }
 
     #[test]
     fn a_failing_assertion_is_wrong_answer_even_with_errors_beside_it() {
-        assert_eq!(derive(&ran(StepEnd::NonzeroExit, 8, 2, 0, true)), Verdict::WrongAnswer);
-        assert_eq!(derive(&ran(StepEnd::NonzeroExit, 8, 1, 1, true)), Verdict::WrongAnswer);
-        assert_eq!(derive(&ran(StepEnd::NonzeroExit, 8, 0, 2, true)), Verdict::RuntimeError);
+        assert_eq!(derive(&ran(StepStatus::NonzeroExit, 8, 2, 0, true)), Verdict::WrongAnswer);
+        assert_eq!(derive(&ran(StepStatus::NonzeroExit, 8, 1, 1, true)), Verdict::WrongAnswer);
+        assert_eq!(derive(&ran(StepStatus::NonzeroExit, 8, 0, 2, true)), Verdict::RuntimeError);
     }
 
     #[test]
     fn limits_of_the_test_step_win_over_partial_results() {
-        assert_eq!(derive(&ran(StepEnd::TimeLimit, 3, 0, 0, false)), Verdict::TimeLimitExceeded);
-        assert_eq!(derive(&ran(StepEnd::MemoryLimit, 3, 1, 0, false)), Verdict::MemoryLimitExceeded);
-        assert_eq!(derive(&ran(StepEnd::OutputLimit, 3, 0, 0, false)), Verdict::OutputLimitExceeded);
-        assert_eq!(derive(&ran(StepEnd::SecurityViolation, 3, 0, 0, false)), Verdict::SecurityViolation);
-        let mut oom = ran(StepEnd::NonzeroExit, 3, 0, 1, true);
+        assert_eq!(derive(&ran(StepStatus::TimeLimit, 3, 0, 0, false)), Verdict::TimeLimitExceeded);
+        assert_eq!(derive(&ran(StepStatus::MemoryLimit, 3, 1, 0, false)), Verdict::MemoryLimitExceeded);
+        assert_eq!(derive(&ran(StepStatus::OutputLimit, 3, 0, 0, false)), Verdict::OutputLimitExceeded);
+        assert_eq!(derive(&ran(StepStatus::SecurityViolation, 3, 0, 0, false)), Verdict::SecurityViolation);
+        let mut oom = ran(StepStatus::NonzeroExit, 3, 0, 1, true);
         oom.runtime_out_of_memory = true;
         assert_eq!(derive(&oom), Verdict::MemoryLimitExceeded);
     }
 
     #[test]
     fn compile_failures_stop_before_the_tests() {
-        let mut f = ran(StepEnd::Ok, 0, 0, 0, false);
-        f.compile = Some(StepEnd::NonzeroExit);
+        let mut f = ran(StepStatus::Ok, 0, 0, 0, false);
+        f.compile = Some(StepStatus::NonzeroExit);
         f.run = None;
         assert_eq!(derive(&f), Verdict::CompilationError);
-        f.compile = Some(StepEnd::TimeLimit);
+        f.compile = Some(StepStatus::TimeLimit);
         assert_eq!(derive(&f), Verdict::TimeLimitExceeded);
-        let mut parse_error = ran(StepEnd::NonzeroExit, 0, 0, 0, false);
+        let mut parse_error = ran(StepStatus::NonzeroExit, 0, 0, 0, false);
         parse_error.compile = None;
         parse_error.compile_error = true;
         assert_eq!(derive(&parse_error), Verdict::CompilationError, "interpreted languages report syntax errors too");
@@ -179,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_test_step_that_never_ran_is_an_internal_error() {
-        let mut f = ran(StepEnd::Ok, 0, 0, 0, false);
+        let mut f = ran(StepStatus::Ok, 0, 0, 0, false);
         f.run = None;
         assert_eq!(derive(&f), Verdict::InternalError);
     }
