@@ -124,6 +124,16 @@ fn a_build_directory_loads_only_runner_libraries() {
 }
 
 #[test]
+fn loading_for_one_language_opens_only_its_plugin_when_the_file_name_says_so() {
+    let options = LoadOptions { dir: build_dir().to_path_buf(), runner_files_only: true, ..LoadOptions::default() };
+    let ids = |registry: &Registry| registry.runners().iter().map(|r| r.id().to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&Registry::load_for(&options, "python")), ["python"]);
+    // An extension, or anything that is not a runner id, names no file: the whole directory loads.
+    assert_eq!(ids(&Registry::load_for(&options, "py")), RUNNERS);
+    assert_eq!(ids(&Registry::load_for(&options, "../python")), RUNNERS);
+}
+
+#[test]
 fn a_missing_runners_directory_is_reported_not_fatal() {
     let registry = load(Path::new("/nonexistent/acejudge/runners"));
     assert!(registry.runners().is_empty());
@@ -213,6 +223,21 @@ fn run_prints_the_programs_output_and_how_it_ended() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello world\n");
     assert!(stderr.starts_with("to stderr\n"), "{stderr}");
     assert!(stderr.contains("acejudge: run ok, exit 0"), "{stderr}");
+
+    // The probe was remembered: the next run takes the toolchain from the cache
+    // (marked here by its version), until `runners list` probes afresh.
+    let entry = data.path().join("toolchains/python.json");
+    let text = std::fs::read_to_string(&entry).expect("the probe is cached in the data dir");
+    let mut cached: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    cached["toolchain"]["version"] = "Python from the cache".into();
+    std::fs::write(&entry, serde_json::to_vec(&cached).expect("JSON")).expect("write");
+    let output = acejudge(&args, data.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(python, Python from the cache)"), "{stderr}");
+    assert!(acejudge(&["runners", "list"], data.path()).status.success());
+    let output = acejudge(&args, data.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && !stderr.contains("from the cache"), "{stderr}");
 
     let broken = data.path().join("broken.py");
     std::fs::write(&broken, "print(\n").expect("write");

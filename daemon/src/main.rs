@@ -15,8 +15,13 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACEJUDGE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Err(error)) = private_mounts {
-        tracing::warn!(%error, "no private mount namespace: the sandbox's tmpfs mounts may outlive a crash");
+    match private_mounts {
+        // The slots' tmpfs go with the namespace at exit: no unmount on the way out.
+        Some(Ok(())) => acejudge::sandbox::boxdir::slot_mounts_die_with_process(),
+        Some(Err(error)) => {
+            tracing::warn!(%error, "no private mount namespace: the sandbox's tmpfs mounts may outlive a crash")
+        }
+        None => {}
     }
     let args = match Cli::try_parse() {
         Ok(args) => args,

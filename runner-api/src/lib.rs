@@ -91,6 +91,7 @@
 //!             writable_overlays: vec![],
 //!             cgroup_view: false,
 //!             stdin,
+//!             outputs: vec![],
 //!         };
 //!         Ok(Plan { files: vec![], compile: None, run, report: ReportSource::Stdout })
 //!     }
@@ -255,10 +256,16 @@ mod tests {
             writable_overlays: vec![],
             cgroup_view: false,
             stdin: StdinSource::Request,
+            outputs: vec![],
         };
         let json = serde_json::to_string(&step).unwrap();
         assert!(json.contains(r#""stdin":"request""#), "{json}");
+        assert!(!json.contains("outputs"), "no outputs: the JSON is what older hosts know: {json}");
         assert_eq!(serde_json::from_str::<Step>(&json).unwrap(), step);
+        let built = Step { outputs: vec!["out".into()], ..step };
+        let json = serde_json::to_string(&built).unwrap();
+        assert!(json.contains(r#""outputs":["out"]"#), "{json}");
+        assert_eq!(serde_json::from_str::<Step>(&json).unwrap(), built);
         let report: ReportSource = serde_json::from_str(r#"{"kind":"file","path":"r.jsonl"}"#).unwrap();
         assert_eq!(report, ReportSource::File { path: "r.jsonl".into() });
     }

@@ -82,30 +82,49 @@ pub fn command_output(program: &Path, args: &[&str]) -> Result<String, RunnerErr
         .spawn()
         .map_err(|e| missing(e.to_string()))?;
     let started = Instant::now();
-    // Version probes take about a millisecond: poll finely at first, then back off.
-    let mut pause = Duration::from_micros(100);
+    let deadline = started + PROBE_TIMEOUT;
+    // The pipes reach EOF when the program exits: read both on threads and wake
+    // at once, instead of polling the exit status and noticing it late.
+    let (done, finished) = std::sync::mpsc::channel::<(usize, String)>();
+    let pipes: [Option<Box<dyn Read + Send>>; 2] = [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ];
+    for (i, pipe) in pipes.into_iter().enumerate() {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            let _ = done.send((i, text));
+        });
+    }
+    drop(done);
+    let mut texts: [Option<String>; 2] = [None, None];
+    let mut timed_out = false;
+    while texts.iter().any(Option::is_none) {
+        match finished.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((i, text)) => texts[i] = Some(text),
+            Err(_) => {
+                timed_out = true;
+                break;
+            }
+        }
+    }
+    // Both pipes closed: the program has exited (or closed them and goes on; the deadline holds).
     let status = loop {
         match child.try_wait().map_err(|e| missing(e.to_string()))? {
-            Some(status) => break status,
-            None if started.elapsed() > PROBE_TIMEOUT => {
+            Some(status) if !timed_out => break status,
+            None if !timed_out && Instant::now() < deadline => std::thread::sleep(Duration::from_micros(100)),
+            _ => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(missing(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())));
             }
-            None => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
         }
     };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
+    let [stdout, stderr] = texts.map(Option::unwrap_or_default);
     if !status.success() {
         return Err(missing(format!("exited with {status}: {}", stderr.trim())));
     }
@@ -145,6 +164,15 @@ mod tests {
             locate(None, &[PathBuf::from("/nonexistent"), PathBuf::from("/")], "x").unwrap(),
             PathBuf::from("/")
         );
+    }
+
+    #[test]
+    fn command_output_returns_stdout_or_else_stderr_and_fails_on_a_nonzero_exit() {
+        assert_eq!(command_output(Path::new("/bin/echo"), &["go1.19"]).unwrap(), "go1.19\n");
+        let sh = Path::new("/bin/sh");
+        assert_eq!(command_output(sh, &["-c", "echo 'openjdk 17' >&2"]).unwrap(), "openjdk 17\n");
+        let err = command_output(sh, &["-c", "echo broken >&2; exit 3"]).expect_err("exit 3");
+        assert!(err.to_string().contains("broken"), "{err}");
     }
 
     #[test]

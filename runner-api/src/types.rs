@@ -159,6 +159,27 @@ pub struct Step {
     pub cgroup_view: bool,
     #[serde(default)]
     pub stdin: StdinSource,
+    /// For a compile step: what it builds that the run step needs, as paths
+    /// relative to the box (`.acejudge-bin`, `out`); each a regular file or a
+    /// directory of them. Empty (the default, and what plugins built before
+    /// this field existed send) means the compile step always runs.
+    ///
+    /// When a compile step declares its outputs, the host may keep them after
+    /// a **successful** compile and, for a later job whose inputs are
+    /// byte-identical, place them in the fresh box and skip the compile step
+    /// (it is then reported as `cached`, a success with zero duration). The
+    /// key is a SHA-256 over the runner's id and version, the toolchain's
+    /// version, this step exactly as planned (argv, environment, limits,
+    /// paths, overlays, outputs) and every file placed in the box before it
+    /// (name, mode, contents). So declare *everything* the run step reads that
+    /// the compile step wrote, and nothing the compile step did not write: a
+    /// missing declaration makes the cached run fail; a compile that writes
+    /// anything else the run step depends on must declare no outputs.
+    /// Outputs are read back with `openat2` beneath the box, never following
+    /// a link; one holding a link or a special file, or larger than the
+    /// host's per-entry bound, is simply not cached. Ignored on run steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
 }
 
 /// A file the runner places in the box (support scripts, config).

@@ -67,6 +67,7 @@ pub fn run(args: JudgeArgs, data_dir: &Path, plugins: &PluginArgs) -> anyhow::Re
         data_dir: data_dir.to_path_buf(),
         slots: 1,
         uid_base: crate::sandbox::SandboxConfig::default().uid_base,
+        artifact_cache_bytes: crate::plugins::artifacts::DEFAULT_MAX_BYTES,
     };
     let submission = Submission { challenge: args.challenge, language: args.language, files };
     // Refuse bad input before setting up anything.

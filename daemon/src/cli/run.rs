@@ -5,6 +5,12 @@
 //! then one `acejudge:` line on stderr says how it ended (or the compiler's
 //! message). `--json` prints the whole execution as JSON instead. The exit
 //! status is 0 when the program ran and exited 0, 1 otherwise.
+//!
+//! A one-shot process pays every set-up cost once per program, so it loads
+//! only the runner it needs ([`Registry::load_for`]), reuses a still-valid
+//! toolchain probe from the data dir, and builds the [`Sandbox`] (seccomp
+//! compile, cgroups, network namespace, slot tmpfs) on a second thread while
+//! the plugin is loaded and asked for its toolchain.
 
 use super::runners::{find_runner, PluginArgs};
 use super::units::{parse_duration, parse_size};
@@ -63,10 +69,20 @@ pub fn run(args: RunArgs, data_dir: &Path, plugin_args: &PluginArgs) -> anyhow::
         bail!("--wall must be between 1ms and 600s");
     }
     let options = plugin_args.load_options(data_dir)?;
-    let registry = Registry::load(&options);
-    let runner = find_runner(&registry, &args.lang, &options)?;
     let config = SandboxConfig { work_dir: data_dir.join("sandbox"), slots: 1, ..SandboxConfig::default() };
-    let sandbox = Sandbox::new(config).context("cannot set up the sandbox")?;
+    let setup = std::thread::Builder::new()
+        .name("acejudge-sandbox-setup".into())
+        .spawn(move || Sandbox::new(config))
+        .context("cannot start the sandbox set-up thread")?;
+    let registry = Registry::load_for(&options, &args.lang);
+    let runner = find_runner(&registry, &args.lang, &options);
+    if let Ok(runner) = &runner {
+        // Probe (or read the cached probe) while the sandbox is being set up; errors surface in `execute`.
+        let _ = runner.toolchain();
+    }
+    let sandbox = setup.join().map_err(|_| anyhow::anyhow!("the sandbox set-up thread panicked"));
+    let runner = runner?;
+    let sandbox = sandbox?.context("cannot set up the sandbox")?;
     let caches = CacheStore::new(&data_dir.join("caches"));
     let mut job = Job::new(Mode::Program, &entry, vec![(entry.clone(), source)]);
     job.stdin = stdin;

@@ -7,7 +7,7 @@
 //! does not compile, a test suite with known statuses).
 
 use crate::plugins::api::{DiagnosisKind, Mode, TestStatus};
-use crate::plugins::{self, CacheStore, Job, LoadOptions, LoadedRunner, Registry, ToolchainStatus};
+use crate::plugins::{self, CacheStore, Job, LoadOptions, LoadedRunner, Registry, ToolchainCache, ToolchainStatus};
 use crate::sandbox::{Sandbox, SandboxConfig, Status};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -27,7 +27,9 @@ pub struct PluginArgs {
 }
 
 impl PluginArgs {
-    /// The load options these arguments describe.
+    /// The load options these arguments describe. Successful toolchain probes
+    /// are remembered in `<data_dir>/toolchains` and reused while valid
+    /// ([`crate::plugins::toolchain_cache`]).
     pub fn load_options(&self, data_dir: &Path) -> anyhow::Result<LoadOptions> {
         let (dir, runner_files_only) = match &self.runners_dir {
             Some(dir) => (dir.clone(), false),
@@ -52,7 +54,8 @@ impl PluginArgs {
         if let Some(config) = &self.runner_config {
             policy.forbidden.push(std::path::absolute(config).unwrap_or_else(|_| config.clone()));
         }
-        Ok(LoadOptions { dir, runner_files_only, configs, policy })
+        let toolchain_cache = Some(ToolchainCache { dir: data_dir.join("toolchains"), reuse: true });
+        Ok(LoadOptions { dir, runner_files_only, configs, policy, toolchain_cache })
     }
 }
 
@@ -74,10 +77,20 @@ pub enum RunnersCommand {
 }
 
 pub fn run(args: RunnersArgs, data_dir: &Path, plugin_args: &PluginArgs) -> anyhow::Result<u8> {
-    let options = plugin_args.load_options(data_dir)?;
+    let mut options = plugin_args.load_options(data_dir)?;
     match args.command {
-        RunnersCommand::List => list(&options),
-        RunnersCommand::Check { path } => check(&path, &options, data_dir),
+        RunnersCommand::List => {
+            // Listing probes every toolchain afresh and rewrites what the cache remembers.
+            if let Some(cache) = &mut options.toolchain_cache {
+                cache.reuse = false;
+            }
+            list(&options)
+        }
+        RunnersCommand::Check { path } => {
+            // The conformance kit asks the plugin itself, and leaves the cache alone.
+            options.toolchain_cache = None;
+            check(&path, &options, data_dir)
+        }
     }
 }
 
@@ -183,7 +196,8 @@ fn check(path: &Path, options: &LoadOptions, data_dir: &Path) -> anyhow::Result<
     }
     let config = SandboxConfig { work_dir: data_dir.join("sandbox"), slots: 1, ..SandboxConfig::default() };
     let sandbox = Sandbox::new(config).context("cannot set up the sandbox")?;
-    let caches = CacheStore::new(&data_dir.join("caches"));
+    // A check compiles for real every time: no compile outputs from an earlier check.
+    let caches = CacheStore::new(&data_dir.join("caches")).with_artifacts(None);
 
     let program = &self_test.program;
     let mut job =

@@ -78,6 +78,7 @@ pub fn run(args: ServeArgs, data_dir: &Path, plugins: &super::runners::PluginArg
         data_dir: data_dir.clone(),
         slots,
         uid_base: config.sandbox.uid_base,
+        artifact_cache_bytes: config.server.artifact_cache_bytes,
     })
     .context("cannot start the judge")?;
     let judge: Arc<dyn JudgeService> = Arc::new(judge);

@@ -32,12 +32,16 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address and port to listen on. Default `127.0.0.1:8080`; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// State: the SQLite database, the sandbox's boxes, prepared caches. Default `data`.
+    /// State: the SQLite database, the sandbox's boxes, prepared caches, cached compile outputs. Default `data`.
     pub data_dir: PathBuf,
     /// Runner plugins (`*.so`). Default: empty, meaning the directory of the acejudge executable.
     pub runners_dir: Option<PathBuf>,
     /// The challenge folders. Default `challenges`.
     pub challenges_dir: PathBuf,
+    /// Bound on the compile-output cache (`<data_dir>/artifacts`): successful
+    /// compiles' outputs, reused for byte-identical inputs; least recently
+    /// used entries go first. 0 disables it. Default 512 MiB.
+    pub artifact_cache_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +51,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             runners_dir: None,
             challenges_dir: PathBuf::from("challenges"),
+            artifact_cache_bytes: crate::plugins::artifacts::DEFAULT_MAX_BYTES,
         }
     }
 }

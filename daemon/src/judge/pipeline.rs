@@ -13,7 +13,9 @@ use super::{
 };
 use crate::challenges::{Catalog, Challenge};
 use crate::plugins::api::{DiagnosisKind, Mode, StepKind, StepLimits, TestStatus as RunnerTestStatus};
-use crate::plugins::{self, CacheStore, Execution, Job, LoadOptions, Registry, StepResult, ToolchainStatus};
+use crate::plugins::{
+    self, ArtifactCache, CacheStore, Execution, Job, LoadOptions, Registry, StepResult, ToolchainStatus,
+};
 use crate::sandbox::{Sandbox, SandboxConfig, Status};
 use std::path::PathBuf;
 
@@ -22,12 +24,14 @@ use std::path::PathBuf;
 pub struct JudgeConfig {
     pub challenges_dir: PathBuf,
     pub runners_dir: PathBuf,
-    /// State: the sandbox's boxes and roots, the runners' prepared caches.
+    /// State: the sandbox's boxes and roots, the runners' prepared caches, cached compile outputs.
     pub data_dir: PathBuf,
     /// Worker slots: judged submissions in flight at once.
     pub slots: usize,
     /// The first slot's uid; slot `i` runs as `uid_base + i`.
     pub uid_base: u32,
+    /// Bound on the compile-output cache in `<data_dir>/artifacts`; 0 disables it.
+    pub artifact_cache_bytes: u64,
 }
 
 impl JudgeConfig {
@@ -73,7 +77,8 @@ impl Judge {
             uid_base: config.uid_base,
             ..SandboxConfig::default()
         })?;
-        let caches = CacheStore::new(&config.data_dir.join("caches"));
+        let artifacts = ArtifactCache::configured(&config.data_dir.join("artifacts"), config.artifact_cache_bytes);
+        let caches = CacheStore::new(&config.data_dir.join("caches")).with_artifacts(artifacts);
         Ok(Judge { catalog, registry, caches, sandbox })
     }
 
@@ -310,5 +315,55 @@ fn status_name(status: &Status) -> &'static str {
         Status::OutputLimit => "output_limit",
         Status::SecurityViolation { .. } => "security_violation",
         Status::InternalError { .. } => "internal_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::api::{Plan, ReportSource, StdinSource, Step, TestCase, TestReport};
+    use crate::plugins::execute::cached_compile;
+
+    fn execution(tests: &[RunnerTestStatus]) -> Execution {
+        let job = Job::new(Mode::Tests, "calc.go", vec![("calc.go".into(), b"package calc\n".to_vec())]);
+        let step = Step {
+            argv: vec!["/usr/bin/true".into()],
+            env: Default::default(),
+            limits: job.limits.run,
+            readonly_paths: vec![],
+            writable_overlays: vec![],
+            cgroup_view: false,
+            stdin: StdinSource::Empty,
+            outputs: vec![],
+        };
+        let compile = cached_compile(&job);
+        let mut run = cached_compile(&job);
+        run.cached = false;
+        run.output.step = StepKind::Run;
+        run.outcome.wall_ms = 12;
+        let tests = tests
+            .iter()
+            .enumerate()
+            .map(|(i, status)| TestCase { name: format!("T{i}"), status: *status, duration_ms: None, message: None })
+            .collect();
+        Execution {
+            runner: "go".into(),
+            toolchain_version: "go1.19.8".into(),
+            plan: Plan { files: vec![], compile: Some(step.clone()), run: step, report: ReportSource::Stdout },
+            compile: Some(compile),
+            run: Some(run),
+            report: Some(TestReport { tests, complete: true }),
+        }
+    }
+
+    #[test]
+    fn a_cached_compile_is_a_successful_compile() {
+        let passing = execution(&[RunnerTestStatus::Pass, RunnerTestStatus::Pass]);
+        assert!(passing.compile.as_ref().is_some_and(|c| c.cached && c.outcome.wall_ms == 0));
+        let judged = report(&passing);
+        assert_eq!(judged.verdict, Verdict::Accepted);
+        assert_eq!(judged.compile_output, None);
+        assert_eq!(judged.wall_ms, 12, "the run step's time, not the cached compile's");
+        assert_eq!(report(&execution(&[RunnerTestStatus::Pass, RunnerTestStatus::Fail])).verdict, Verdict::WrongAnswer);
     }
 }

@@ -16,7 +16,11 @@
 //!
 //! **Architecture Invariant:** the host never writes a prepared cache again;
 //! runs only ever see it through `writable_overlays`.
+//!
+//! The store also carries the compile-output cache ([`super::artifacts`]),
+//! so everything that runs jobs gets both from one value.
 
+use super::artifacts::{ArtifactCache, DEFAULT_MAX_BYTES};
 use super::error::CacheError;
 use super::execute::sandbox_spec;
 use super::registry::LoadedRunner;
@@ -50,17 +54,38 @@ pub struct CacheStore {
     locks: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
     /// Caches whose preparation failed in this process: not retried until restart.
     failed: Mutex<HashMap<PathBuf, String>>,
+    /// Compile outputs kept for byte-identical inputs (`None`: disabled).
+    artifacts: Option<ArtifactCache>,
 }
 
 impl CacheStore {
     /// `root` is made absolute (caches are mounted by absolute path).
+    ///
+    /// When `root` is a data dir's `caches` (`<data dir>/caches`, as every
+    /// command opens it), compile outputs are cached next to it in
+    /// `<data dir>/artifacts`, up to [`DEFAULT_MAX_BYTES`]; for any other
+    /// root the compile-output cache is off. [`CacheStore::with_artifacts`]
+    /// sets it explicitly (the daemon applies `server.artifact_cache_bytes`).
     pub fn new(root: &Path) -> CacheStore {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        CacheStore { root, locks: Mutex::new(HashMap::new()), failed: Mutex::new(HashMap::new()) }
+        let artifacts = (root.file_name().is_some_and(|n| n == "caches"))
+            .then(|| ArtifactCache::new(&root.with_file_name("artifacts"), DEFAULT_MAX_BYTES));
+        CacheStore { root, locks: Mutex::new(HashMap::new()), failed: Mutex::new(HashMap::new()), artifacts }
+    }
+
+    /// The same store with this compile-output cache (`None` turns it off).
+    pub fn with_artifacts(mut self, artifacts: Option<ArtifactCache>) -> CacheStore {
+        self.artifacts = artifacts;
+        self
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The compile-output cache, when on.
+    pub fn artifacts(&self) -> Option<&ArtifactCache> {
+        self.artifacts.as_ref()
     }
 
     /// Where a cache's contents live once prepared (the path runners get).

@@ -5,7 +5,9 @@
 //!   → caches prepared (once per toolchain)      CacheStore::prepare_all
 //!   → Plan checked against the host's rules     LoadedRunner::plan
 //!   → fresh box: the job's files + support files
+//!   → compile outputs cached for these inputs?  → placed in the box, compile skipped
 //!   → compile step (if any) in the sandbox      → diagnosis if it failed; stop
+//!                                                  its declared outputs cached if it succeeded
 //!   → run step in the sandbox                   → diagnosis if it failed
 //!   → report (test runs) from stdout or a file read with openat2
 //! ```
@@ -14,11 +16,12 @@
 //! [`Execution`] carries each step's [`Outcome`], the runner's [`Diagnosis`]
 //! and the [`TestReport`], and the judge decides once, in one place.
 
+use super::artifacts::{self, ArtifactCache, ArtifactKey, KeyInputs, PlacedFile};
 use super::cache::{overlay_mount_point, CacheStore};
 use super::error::ExecuteError;
 use super::policy::check_relative;
 use super::registry::LoadedRunner;
-use crate::sandbox::{BoxDir, Limits, Outcome, Sandbox, SandboxSpec, Status};
+use crate::sandbox::{BoxDir, Enforcement, Limits, Outcome, Sandbox, SandboxSpec, Status};
 use acejudge_runner_api::{
     Diagnosis, Mode, Plan, PlanRequest, ReportSource, RequestLimits, StdinSource, Step, StepKind, StepLimits,
     StepOutput, StepStatus, TestReport, Toolchain,
@@ -85,6 +88,11 @@ pub struct StepResult {
     /// The output the runner was shown (stdout and stderr, lossily decoded).
     #[serde(skip)]
     pub output: StepOutput,
+    /// The step did not run: its outputs came from the compile-output cache
+    /// ([`super::artifacts`]), kept from an earlier successful compile of
+    /// byte-identical inputs. The outcome is then `ok` with zero duration and
+    /// no output.
+    pub cached: bool,
 }
 
 /// Everything that happened to a job.
@@ -138,13 +146,7 @@ pub fn execute_observed(
             compile.cgroup_view = false;
         }
     }
-    let boxed = sandbox.create_box(slot, job.box_bytes)?;
-    for (name, contents) in &job.files {
-        boxed.write_file(Path::new(name), contents, false)?;
-    }
-    for file in &plan.files {
-        boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable)?;
-    }
+    let mut boxed = fill_box(sandbox, slot, job, &plan)?;
     let mut execution = Execution {
         runner: runner.id().into(),
         toolchain_version: toolchain.version.clone(),
@@ -154,12 +156,36 @@ pub fn execute_observed(
         report: None,
     };
     if let Some(compile) = &plan.compile {
-        on_step(StepKind::Compile);
-        let result = run_step(sandbox, slot, runner, toolchain, &boxed, compile, StepKind::Compile, job, None)?;
-        let failed = result.outcome.status != Status::Ok;
-        execution.compile = Some(result);
-        if failed {
-            return Ok(execution);
+        let uid = sandbox.slot_uid(slot);
+        let cache = caches.artifacts().filter(|_| !compile.outputs.is_empty() && uid.is_some());
+        let key = cache.and_then(|_| compile_key(runner, toolchain, compile, job, &plan));
+        let mut restored = false;
+        if let (Some(cache), Some(key), Some(uid)) = (cache, &key, uid) {
+            if let Some(found) = cache.load(key) {
+                match artifacts::restore(&found, &boxed, uid) {
+                    Ok(()) => restored = true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, %key, "cached compile outputs not placed; compiling");
+                        drop(boxed);
+                        boxed = fill_box(sandbox, slot, job, &plan)?;
+                    }
+                }
+            }
+        }
+        if restored {
+            tracing::debug!(runner = runner.id(), key = ?key.map(|k| k.hex()), "compile skipped: its outputs were cached");
+            execution.compile = Some(cached_compile(job));
+        } else {
+            on_step(StepKind::Compile);
+            let result = run_step(sandbox, slot, runner, toolchain, &boxed, compile, StepKind::Compile, job, None)?;
+            let failed = result.outcome.status != Status::Ok;
+            execution.compile = Some(result);
+            if failed {
+                return Ok(execution);
+            }
+            if let (Some(cache), Some(key)) = (cache, &key) {
+                keep_outputs(cache, key, &boxed, compile);
+            }
         }
     }
     let report_file = match &plan.report {
@@ -174,6 +200,96 @@ pub fn execute_observed(
     }
     execution.run = Some(result);
     Ok(execution)
+}
+
+/// A fresh box holding the job's files and the plan's support files.
+fn fill_box(sandbox: &Sandbox, slot: usize, job: &Job, plan: &Plan) -> Result<BoxDir, ExecuteError> {
+    let boxed = sandbox.create_box(slot, job.box_bytes)?;
+    for (name, contents) in &job.files {
+        boxed.write_file(Path::new(name), contents, false)?;
+    }
+    for file in &plan.files {
+        boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable)?;
+    }
+    Ok(boxed)
+}
+
+/// The compile-output cache key of `compile`: the runner, the toolchain, the
+/// step as it will run and every file [`fill_box`] places, with its mode.
+fn compile_key(
+    runner: &LoadedRunner,
+    toolchain: &Toolchain,
+    compile: &Step,
+    job: &Job,
+    plan: &Plan,
+) -> Option<ArtifactKey> {
+    let files: Vec<PlacedFile> = job
+        .files
+        .iter()
+        .map(|(name, contents)| PlacedFile { name, mode: 0o644, contents })
+        .chain(plan.files.iter().map(|f| PlacedFile {
+            name: &f.path,
+            mode: if f.executable { 0o755 } else { 0o644 },
+            contents: f.contents.as_bytes(),
+        }))
+        .collect();
+    artifacts::key(&KeyInputs {
+        runner: runner.id(),
+        runner_version: &runner.info().version,
+        toolchain_version: &toolchain.version,
+        toolchain_paths: &toolchain.readonly_paths,
+        step: compile,
+        stdin: &job.stdin,
+        box_bytes: job.box_bytes,
+        files: &files,
+    })
+}
+
+/// After a successful compile: reads its declared outputs back from the box
+/// (beneath it, no links) and stores them. Outputs that cannot be cached are
+/// logged and skipped; the job goes on either way.
+fn keep_outputs(cache: &ArtifactCache, key: &ArtifactKey, boxed: &BoxDir, compile: &Step) {
+    let outputs = match artifacts::read_outputs(boxed.path(), &compile.outputs, cache.max_entry_bytes()) {
+        Ok(outputs) => outputs,
+        Err(e) => {
+            tracing::info!(error = %e, "compile outputs not cached");
+            return;
+        }
+    };
+    match cache.store(key, &outputs) {
+        Ok(true) => tracing::debug!(%key, bytes = outputs.bytes(), "compile outputs cached"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "compile outputs not cached"),
+    }
+}
+
+/// The compile step's result when its outputs came from the cache: a success
+/// that took no time and printed nothing.
+pub(crate) fn cached_compile(job: &Job) -> StepResult {
+    let outcome = Outcome {
+        status: Status::Ok,
+        exit_code: Some(0),
+        signal: None,
+        wall_ms: 0,
+        cpu_user_ms: 0,
+        cpu_sys_ms: 0,
+        memory_peak_bytes: None,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        enforcement: Enforcement {
+            landlock_abi: 0,
+            landlock: "not_run".into(),
+            cgroup: String::new(),
+            seccomp: false,
+            namespaces: Vec::new(),
+        },
+    };
+    let output = step_output(&outcome, StepKind::Compile, job, None);
+    StepResult { outcome, diagnosis: None, output, cached: true }
 }
 
 /// Whether this host's sandbox can mount a run's cgroup view. A step that
@@ -247,7 +363,7 @@ fn run_step(
     });
     let output = step_output(&outcome, kind, job, report);
     let diagnosis = if outcome.status == Status::Ok { None } else { runner.diagnose(&output)? };
-    Ok(StepResult { outcome, diagnosis, output })
+    Ok(StepResult { outcome, diagnosis, output, cached: false })
 }
 
 /// The sandbox run for a planned step (stdin given only when the step asks for it).

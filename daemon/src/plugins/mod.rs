@@ -8,6 +8,12 @@
 //!   within the request plus declared allowances, support files in the box);
 //! - [`cache`]: caches prepared once per toolchain (Go's build cache) and
 //!   shown copy-on-write to runs;
+//! - [`artifacts`]: compile outputs kept under a SHA-256 of everything the
+//!   compile saw, placed in the box instead of compiling byte-identical
+//!   inputs again;
+//! - [`toolchain_cache`]: successful toolchain probes remembered in the data
+//!   dir while the plugin, its configuration and the toolchain's files are
+//!   unchanged (one-shot commands skip the version probe);
 //! - [`execute`]: one job — plan, box, compile and run steps in the sandbox,
 //!   the runner's diagnosis and test report.
 //!
@@ -38,16 +44,20 @@
 //! **Architecture Invariant:** a plugin library is never unloaded while a
 //! [`LoadedRunner`] from it exists.
 
+pub mod artifacts;
 pub mod cache;
 pub mod error;
 pub mod execute;
 pub mod library;
 pub mod policy;
 pub mod registry;
+pub mod toolchain_cache;
 
 pub use acejudge_runner_api as api;
+pub use artifacts::ArtifactCache;
 pub use cache::CacheStore;
 pub use error::{CacheError, CallError, ExecuteError, LoadError, PluginError};
 pub use execute::{execute, execute_observed, Execution, Job, StepResult};
 pub use policy::HostPolicy;
 pub use registry::{LoadOptions, LoadedRunner, Registry, ToolchainStatus};
+pub use toolchain_cache::ToolchainCache;

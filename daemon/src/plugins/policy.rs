@@ -9,7 +9,8 @@
 //! - overlays are only the prepared caches the host handed out;
 //! - step limits never exceed the request's plus the runner's declared
 //!   [`Allowances`] (memory and pids), and the cgroup view needs the allowance;
-//! - support files stay inside the box and never replace a user's or test's file.
+//! - support files and declared compile outputs stay inside the box, and
+//!   support files never replace a user's or test's file.
 //!
 //! **Architecture Invariant:** a plan that fails these checks never runs.
 
@@ -34,6 +35,9 @@ pub const FORBIDDEN_TREES: &[&str] = &[
     "/etc/ssl/private",
     "/etc/acejudge",
 ];
+
+/// The most outputs one step may declare ([`Step::outputs`]).
+pub const MAX_OUTPUTS: usize = 16;
 
 /// The host's bounds on runners.
 #[derive(Clone, Debug)]
@@ -154,6 +158,12 @@ impl HostPolicy {
         if step.cgroup_view && !toolchain.allowances.cgroup_view {
             return Err("asks for a cgroup view the toolchain did not declare".into());
         }
+        if step.outputs.len() > MAX_OUTPUTS {
+            return Err(format!("declares {} outputs, more than {MAX_OUTPUTS}", step.outputs.len()));
+        }
+        for output in &step.outputs {
+            check_relative(output).map_err(|e| format!("output: {e}"))?;
+        }
         let l = &step.limits;
         if l.wall_ms == 0 || l.cpu_ms == 0 || l.memory_bytes < (4 << 20) || l.pids == 0 || l.output_bytes == 0 {
             return Err(format!("limits must be positive (memory at least 4 MiB): {l:?}"));
@@ -266,6 +276,7 @@ mod tests {
                 writable_overlays: vec![],
                 cgroup_view: false,
                 stdin: StdinSource::Empty,
+                outputs: vec![],
             },
             report: ReportSource::Stdout,
         }
@@ -313,6 +324,21 @@ mod tests {
         assert!(policy.check_plan(&p, &request(), &toolchain(0)).is_err());
         p.files[0].path = "support/driver.py".into();
         assert!(policy.check_plan(&p, &request(), &toolchain(0)).is_ok());
+    }
+
+    #[test]
+    fn declared_outputs_stay_in_the_box() {
+        let policy = HostPolicy::default();
+        let mut p = plan(LIMITS);
+        p.compile = Some(Step { outputs: vec!["out".into(), ".acejudge-bin".into()], ..p.run.clone() });
+        assert!(policy.check_plan(&p, &request(), &toolchain(0)).is_ok());
+        for bad in ["../escape", "/etc/shadow", "", "a/../../b"] {
+            p.compile = Some(Step { outputs: vec![bad.into()], ..p.run.clone() });
+            let err = policy.check_plan(&p, &request(), &toolchain(0)).unwrap_err();
+            assert!(err.contains("output"), "{bad:?}: {err}");
+        }
+        p.compile = Some(Step { outputs: (0..=MAX_OUTPUTS).map(|i| format!("o{i}")).collect(), ..p.run.clone() });
+        assert!(policy.check_plan(&p, &request(), &toolchain(0)).unwrap_err().contains("outputs"));
     }
 
     #[test]

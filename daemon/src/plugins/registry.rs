@@ -5,11 +5,15 @@
 //! kept in [`Registry::rejected`] with a message naming the file and the
 //! reason, and the others work. A runner's toolchain is looked up on first
 //! use (so `acejudge run --lang python` does not probe Java), and a missing
-//! toolchain leaves the runner listed but unavailable.
+//! toolchain leaves the runner listed but unavailable. One-shot commands
+//! load only the plugin they need when its file name says which it is
+//! ([`Registry::load_for`]) and may reuse an earlier probe from disk
+//! ([`super::toolchain_cache`]).
 
 use super::error::{CallError, LoadError, PluginError};
 use super::library::Plugin;
 use super::policy::{is_name, HostPolicy};
+use super::toolchain_cache::ToolchainCache;
 use acejudge_runner_api::abi::method;
 use acejudge_runner_api::{
     Diagnosis, Plan, PlanRequest, RunnerConfig, RunnerError, RunnerInfo, SelfTest, StepOutput, TestReport, Toolchain,
@@ -29,6 +33,8 @@ pub struct LoadOptions {
     /// Per-runner JSON configuration, by runner id.
     pub configs: BTreeMap<String, RunnerConfig>,
     pub policy: HostPolicy,
+    /// Where successful toolchain probes are remembered; `None`: probe every time.
+    pub toolchain_cache: Option<ToolchainCache>,
 }
 
 /// The loaded runners and the rejected plugin files.
@@ -49,6 +55,34 @@ impl Registry {
             }
         };
         Registry::load_files(&files, options)
+    }
+
+    /// Loads what `lang` (a runner id or extension) needs: when the directory
+    /// has `libacejudge_runner_<lang>.so` (or `<lang>.so`) and that plugin is
+    /// the runner for `lang`, only that file is loaded (dlopen and `info` of
+    /// every other plugin cost ~0.15 ms each); otherwise the whole directory,
+    /// as [`Registry::load`]. Other plugins are then not checked, so a
+    /// duplicate id elsewhere in the directory goes unreported.
+    pub fn load_for(options: &LoadOptions, lang: &str) -> Registry {
+        if !is_name(lang) {
+            return Registry::load(options);
+        }
+        let named = if options.runner_files_only {
+            vec![format!("libacejudge_runner_{lang}.so")]
+        } else {
+            vec![format!("libacejudge_runner_{lang}.so"), format!("{lang}.so")]
+        };
+        for name in named {
+            let path = options.dir.join(&name);
+            if !path.is_file() {
+                continue;
+            }
+            let registry = Registry::load_files(&[path], options);
+            if registry.find(lang).is_some() {
+                return registry;
+            }
+        }
+        Registry::load(options)
     }
 
     /// Loads the given plugin files.
@@ -128,6 +162,7 @@ pub struct LoadedRunner {
     info: RunnerInfo,
     config: RunnerConfig,
     policy: HostPolicy,
+    toolchain_cache: Option<ToolchainCache>,
     toolchain: Arc<OnceLock<Result<Toolchain, String>>>,
 }
 
@@ -143,6 +178,7 @@ impl LoadedRunner {
             info,
             config,
             policy: options.policy.clone(),
+            toolchain_cache: options.toolchain_cache.clone(),
             toolchain: Arc::new(OnceLock::new()),
         })
     }
@@ -167,7 +203,8 @@ impl LoadedRunner {
         &self.policy
     }
 
-    /// Finds the toolchain on first call (the plugin probes the host), then
+    /// Finds the toolchain on first call (the plugin probes the host, or a
+    /// still-valid earlier probe comes from the toolchain cache), then
     /// remembers it. Missing toolchains, bad configuration and declarations
     /// the host refuses are all `Missing` with the reason.
     pub fn toolchain_status(&self) -> ToolchainStatus {
@@ -186,7 +223,14 @@ impl LoadedRunner {
 
     fn toolchain_result(&self) -> &Result<Toolchain, String> {
         self.toolchain.get_or_init(|| {
-            let found: Result<Toolchain, CallError> = self.plugin.call(method::TOOLCHAIN, &self.config);
+            let cache = self.toolchain_cache.as_ref();
+            let (path, version) = (self.path(), self.info.version.as_str());
+            let cached = cache.and_then(|c| c.load(self.id(), path, version, &self.config));
+            let from_cache = cached.is_some();
+            let found: Result<Toolchain, CallError> = match cached {
+                Some(toolchain) => Ok(toolchain),
+                None => self.plugin.call(method::TOOLCHAIN, &self.config),
+            };
             let checked = match found {
                 Ok(toolchain) => self
                     .policy
@@ -196,8 +240,12 @@ impl LoadedRunner {
                 Err(CallError::Runner { error: RunnerError::ToolchainMissing(m), .. }) => Err(m),
                 Err(e) => Err(e.to_string()),
             };
-            if let Err(reason) = &checked {
-                tracing::warn!(runner = self.id(), reason = %reason, "toolchain unavailable");
+            match (&checked, cache) {
+                (Err(reason), _) => tracing::warn!(runner = self.id(), reason = %reason, "toolchain unavailable"),
+                (Ok(toolchain), Some(cache)) if !from_cache => {
+                    cache.store(self.id(), path, version, &self.config, toolchain)
+                }
+                _ => {}
             }
             checked
         })

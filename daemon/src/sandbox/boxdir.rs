@@ -6,6 +6,13 @@
 //! (~2.6 ms measured) on the host's mount table; a directory costs ~0.1 ms.
 //! A run that fills its disk fills only its slot's tmpfs.
 //!
+//! A slot's tmpfs is unmounted when its [`SlotStore`] is dropped, unless the
+//! process said its mounts die with it ([`slot_mounts_die_with_process`]):
+//! `acejudge` runs in a private mount namespace, so its slots' tmpfs vanish
+//! when it exits anyway, together with the namespace; an explicit unmount
+//! first is then a second round of mount-table work on a one-shot command's
+//! exit path.
+//!
 //! The supervisor fills a box before anything untrusted runs, then never
 //! follows a path inside it again: results are read with `openat2` under
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, and the box
@@ -20,6 +27,23 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once the process's mount namespace is known to be its own.
+static MOUNTS_DIE_WITH_PROCESS: AtomicBool = AtomicBool::new(false);
+
+/// Declares that this process runs in a mount namespace of its own that ends
+/// with it (see [`super::namespaces::private_mount_namespace`]), so dropping a
+/// [`SlotStore`] leaves its tmpfs mounted for the namespace's end to remove.
+/// The empty mount-point directory stays on the host; the next
+/// [`SlotStore::mount`] there replaces it.
+///
+/// Only for processes that build their sandbox once (the `acejudge`
+/// binary): one that kept making and dropping sandboxes would keep every
+/// slot's tmpfs, and the memory in it, until it exits.
+pub fn slot_mounts_die_with_process() {
+    MOUNTS_DIE_WITH_PROCESS.store(true, Ordering::Relaxed);
+}
 
 /// One slot's tmpfs, mounted for the sandbox's lifetime.
 pub struct SlotStore {
@@ -63,7 +87,6 @@ impl SlotStore {
 
     /// A new box of at most `size_bytes`, owned by `uid:gid`.
     pub fn create_box(&self, name: &str, size_bytes: u64, uid: u32, gid: u32) -> Result<BoxDir, SandboxError> {
-        use std::sync::atomic::Ordering;
         if self.size_bytes.swap(size_bytes, Ordering::Relaxed) != size_bytes {
             mount_tmpfs(&self.root, libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV, &format!("size={size_bytes}"))
                 .map_err(box_err("resize the tmpfs at", &self.root))?;
@@ -82,6 +105,9 @@ impl SlotStore {
 
 impl Drop for SlotStore {
     fn drop(&mut self) {
+        if MOUNTS_DIE_WITH_PROCESS.load(Ordering::Relaxed) {
+            return;
+        }
         detach(&self.root);
         let _ = std::fs::remove_dir(&self.root);
     }

@@ -6,6 +6,9 @@
 //!   grandparent; the version and platform come from `go version`.
 //! - Program: compile `go build -o .acejudge-bin <entry>`, run the binary with
 //!   the user's stdin.
+//! - Compile outputs: each compile step declares the one binary it builds
+//!   ([`PROGRAM_BINARY`], [`TEST_BINARY`]) in [`Step::outputs`], so the host
+//!   can reuse it for byte-identical inputs instead of building again.
 //! - Tests: `challenges/FORMAT.md`'s `go test -json -count=1 .` split in its
 //!   two halves so that building and testing have their own limits: compile
 //!   `go test -c -o .acejudge.test .` (the same build and vet checks), run the
@@ -39,6 +42,10 @@ const EXTRA_PIDS: u64 = 64;
 pub const GOCACHE: &str = "gocache";
 /// Bumped when the warm-up or the build settings change, so old caches are not reused.
 const CACHE_REVISION: u32 = 1;
+/// What a program's compile step builds (its declared output), in the box.
+pub const PROGRAM_BINARY: &str = ".acejudge-bin";
+/// What a test run's compile step builds (its declared output), in the box.
+pub const TEST_BINARY: &str = ".acejudge.test";
 
 #[derive(Default)]
 pub struct GoRunner;
@@ -107,7 +114,7 @@ impl Runner for GoRunner {
         let go = program(toolchain, "go")?;
         let cache = request.caches.get(GOCACHE);
         let env = environment(toolchain, cache.map_or("/tmp/gocache", String::as_str))?;
-        let step = |argv: Vec<String>, limits: StepLimits, stdin: StdinSource| Step {
+        let step = |argv: Vec<String>, limits: StepLimits, stdin: StdinSource, outputs: &[&str]| Step {
             argv,
             env: env.clone(),
             limits: StepLimits { pids: limits.pids + EXTRA_PIDS, ..limits },
@@ -115,37 +122,41 @@ impl Runner for GoRunner {
             writable_overlays: cache.into_iter().cloned().collect(),
             cgroup_view: false,
             stdin,
+            outputs: outputs.iter().map(|o| o.to_string()).collect(),
         };
         let compile_limits = request.limits.compile;
         Ok(match request.mode {
             Mode::Program => Plan {
                 files: vec![],
                 compile: Some(step(
-                    vec![go, "build".into(), "-o".into(), ".acejudge-bin".into(), request.entry.clone()],
+                    vec![go, "build".into(), "-o".into(), PROGRAM_BINARY.into(), request.entry.clone()],
                     compile_limits,
                     StdinSource::Empty,
+                    &[PROGRAM_BINARY],
                 )),
-                run: step(vec!["/box/.acejudge-bin".into()], request.limits.run, StdinSource::Request),
+                run: step(vec![format!("/box/{PROGRAM_BINARY}")], request.limits.run, StdinSource::Request, &[]),
                 report: ReportSource::Stdout,
             },
             Mode::Tests => Plan {
                 files: vec![],
                 compile: Some(step(
-                    vec![go, "test".into(), "-c".into(), "-o".into(), ".acejudge.test".into(), ".".into()],
+                    vec![go, "test".into(), "-c".into(), "-o".into(), TEST_BINARY.into(), ".".into()],
                     compile_limits,
                     StdinSource::Empty,
+                    &[TEST_BINARY],
                 )),
                 run: step(
                     vec![
                         program(toolchain, "test2json")?,
                         "-t".into(),
-                        "/box/.acejudge.test".into(),
+                        format!("/box/{TEST_BINARY}"),
                         "-test.v".into(),
                         "-test.count=1".into(),
                         "-test.paniconexit0".into(),
                     ],
                     request.limits.run,
                     StdinSource::Empty,
+                    &[],
                 ),
                 report: ReportSource::Stdout,
             },
@@ -267,6 +278,7 @@ fn warmup(toolchain: &Toolchain) -> Result<Warmup, RunnerError> {
         writable_overlays: vec![],
         cgroup_view: false,
         stdin: StdinSource::Empty,
+        outputs: vec![],
     };
     let file =
         |path: &str, contents: &str| PlanFile { path: path.into(), contents: contents.into(), executable: false };
@@ -340,6 +352,23 @@ mod tests {
             .map(String::from)
         );
         assert_eq!(plan.run.limits.pids, 64 + EXTRA_PIDS);
+    }
+
+    #[test]
+    fn each_compile_step_declares_the_binary_its_run_step_executes() {
+        for (mode, binary) in [(Mode::Program, PROGRAM_BINARY), (Mode::Tests, TEST_BINARY)] {
+            let plan = GoRunner.plan(&toolchain(), &request(mode, Some("/data/caches/go/gocache-x"))).unwrap();
+            let compile = plan.compile.unwrap();
+            assert_eq!(compile.outputs, [binary], "{mode:?}");
+            let o = compile.argv.iter().position(|a| a == "-o").unwrap();
+            assert_eq!(compile.argv[o + 1], binary, "{mode:?}: the declared output is what `-o` writes");
+            assert!(plan.run.argv.contains(&format!("/box/{binary}")), "{mode:?}: {:?}", plan.run.argv);
+            assert!(plan.run.outputs.is_empty(), "{mode:?}: a run step declares nothing");
+        }
+        let warmup = GoRunner.toolchain(&RunnerConfig::Null).ok().map(|t| t.caches[0].warmup.clone());
+        for step in warmup.iter().flat_map(|w| &w.steps) {
+            assert!(step.outputs.is_empty(), "warm-up steps are never cached as compile outputs");
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //!   `OutOfMemoryError` into a prompt exit whose message [`Runner::diagnose`]
 //!   reports as a memory limit. Serial GC and C1 only (`TieredStopAtLevel=1`)
 //!   for a fast start with few threads.
+//! - Compile outputs: the compile step declares the classes directory
+//!   ([`CLASSES_DIR`]) in [`Step::outputs`], so the host can reuse it for
+//!   byte-identical inputs instead of compiling again.
 
 mod diagnose;
 
@@ -34,6 +37,10 @@ use std::path::{Path, PathBuf};
 /// The listener source placed in the box for test runs.
 pub const LISTENER: &str = include_str!("AceJudgeListener.java");
 pub const LISTENER_FILE: &str = "AceJudgeListener.java";
+/// Where `javac -d` writes the classes: the compile step's declared output,
+/// the run step's class path.
+pub const CLASSES_DIR: &str = "out";
+/// The listener's registration, placed in [`CLASSES_DIR`] before the compile step.
 const SERVICES_FILE: &str = "out/META-INF/services/org.junit.platform.launcher.TestExecutionListener";
 /// Where the listener streams its JSON lines.
 pub const REPORT_FILE: &str = ".acejudge-report.jsonl";
@@ -150,7 +157,7 @@ impl Runner for JavaRunner {
         };
         let compile_limits = with_allowance(request.limits.compile);
         let run_limits = with_allowance(request.limits.run);
-        let step = |argv: Vec<String>, limits: StepLimits, stdin: StdinSource| Step {
+        let step = |argv: Vec<String>, limits: StepLimits, stdin: StdinSource, outputs: &[&str]| Step {
             argv,
             env: env.clone(),
             limits,
@@ -158,21 +165,22 @@ impl Runner for JavaRunner {
             writable_overlays: vec![],
             cgroup_view: true,
             stdin,
+            outputs: outputs.iter().map(|o| o.to_string()).collect(),
         };
         let mut javac = vec![tool("javac")?];
         javac.extend(jvm_options(compile_limits.memory_bytes).into_iter().map(|o| format!("-J{o}")));
-        javac.extend(["-encoding", "UTF-8", "-d", "out"].map(String::from));
+        javac.extend(["-encoding", "UTF-8", "-d", CLASSES_DIR].map(String::from));
         let mut java = vec![tool("java")?];
         java.extend(jvm_options(run_limits.memory_bytes));
         java.push("-Xss8m".into());
         Ok(match request.mode {
             Mode::Program => {
                 javac.push(request.entry.clone());
-                java.extend(["-cp".into(), "out".into(), class]);
+                java.extend(["-cp".into(), CLASSES_DIR.into(), class]);
                 Plan {
                     files: vec![],
-                    compile: Some(step(javac, compile_limits, StdinSource::Empty)),
-                    run: step(java, run_limits, StdinSource::Request),
+                    compile: Some(step(javac, compile_limits, StdinSource::Empty, &[CLASSES_DIR])),
+                    run: step(java, run_limits, StdinSource::Request, &[]),
                     report: ReportSource::Stdout,
                 }
             }
@@ -190,8 +198,15 @@ impl Runner for JavaRunner {
                 javac.extend(sources);
                 java.extend(["-jar".into(), tool("junit_console")?]);
                 java.extend(
-                    ["-cp", "out", "--scan-class-path", "--disable-banner", "--disable-ansi-colors", "--details=tree"]
-                        .map(String::from),
+                    [
+                        "-cp",
+                        CLASSES_DIR,
+                        "--scan-class-path",
+                        "--disable-banner",
+                        "--disable-ansi-colors",
+                        "--details=tree",
+                    ]
+                    .map(String::from),
                 );
                 let file = |path: &str, contents: &str| PlanFile {
                     path: path.into(),
@@ -200,8 +215,8 @@ impl Runner for JavaRunner {
                 };
                 Plan {
                     files: vec![file(LISTENER_FILE, LISTENER), file(SERVICES_FILE, "acejudge.AceJudgeListener\n")],
-                    compile: Some(step(javac, compile_limits, StdinSource::Empty)),
-                    run: step(java, run_limits, StdinSource::Empty),
+                    compile: Some(step(javac, compile_limits, StdinSource::Empty, &[CLASSES_DIR])),
+                    run: step(java, run_limits, StdinSource::Empty, &[]),
                     report: ReportSource::File { path: REPORT_FILE.into() },
                 }
             }
@@ -421,6 +436,20 @@ mod tests {
         );
         assert_eq!(plan.report, ReportSource::File { path: REPORT_FILE.into() });
         assert_eq!(plan.files[1].path, SERVICES_FILE);
+    }
+
+    #[test]
+    fn each_compile_step_declares_the_classes_directory_its_run_step_reads() {
+        for mode in [Mode::Program, Mode::Tests] {
+            let plan = JavaRunner.plan(&toolchain(), &request(mode, "RateLimiter.java")).unwrap();
+            let compile = plan.compile.unwrap();
+            assert_eq!(compile.outputs, [CLASSES_DIR], "{mode:?}");
+            let d = compile.argv.iter().position(|a| a == "-d").unwrap();
+            assert_eq!(compile.argv[d + 1], CLASSES_DIR, "{mode:?}: the declared output is what `-d` writes");
+            let cp = plan.run.argv.iter().position(|a| a == "-cp").unwrap();
+            assert_eq!(plan.run.argv[cp + 1], CLASSES_DIR, "{mode:?}: the run's class path");
+            assert!(plan.run.outputs.is_empty(), "{mode:?}: a run step declares nothing");
+        }
     }
 
     #[test]

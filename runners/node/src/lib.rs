@@ -118,8 +118,16 @@ impl Runner for NodeRunner {
                 (argv, StdinSource::Empty)
             }
         };
-        let run =
-            Step { argv, env, limits, readonly_paths: vec![], writable_overlays: vec![], cgroup_view: false, stdin };
+        let run = Step {
+            argv,
+            env,
+            limits,
+            readonly_paths: vec![],
+            writable_overlays: vec![],
+            cgroup_view: false,
+            stdin,
+            outputs: vec![],
+        };
         Ok(Plan { files: vec![], compile: None, run, report: ReportSource::Stdout })
     }
 

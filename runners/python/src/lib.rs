@@ -88,6 +88,7 @@ impl Runner for PythonRunner {
             writable_overlays: vec![],
             cgroup_view: false,
             stdin,
+            outputs: vec![],
         };
         Ok(match request.mode {
             Mode::Program => Plan {
