@@ -29,8 +29,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// The bounding set the unit grants, each one measured as needed (see `each_capability_of_the_unit_is_needed`).
-const CAPABILITIES: [&str; 8] = [
+const CAPABILITIES: [&str; 9] = [
     "CAP_SYS_ADMIN",
+    "CAP_SYS_CHROOT",
     "CAP_SETUID",
     "CAP_SETGID",
     "CAP_SETPCAP",

@@ -7,9 +7,12 @@
 //! All three see DIR the same way bubblewrap is given it, a bind: AceJudge runs
 //! with DIR as an extra read-only path and DIR as the working directory is
 //! replaced by an empty fresh box, so no file copying is timed. The per-run box
-//! (a tmpfs mounted and unmounted on the host) is timed, as the daemon pays it.
+//! (a directory on the slot's tmpfs) is timed, as the daemon pays it.
+//!
+//! With `ACEJUDGE_STEPTRACE=1` the JSON also holds `steps`: the median length
+//! of each step of an AceJudge run in microseconds (see `sandbox::steptrace`).
 
-use acejudge::sandbox::{Limits, Sandbox, SandboxConfig, SandboxSpec, Status};
+use acejudge::sandbox::{steptrace, Limits, Sandbox, SandboxConfig, SandboxSpec, Status};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +33,11 @@ fn main() -> anyhow::Result<()> {
         Sandbox::new(SandboxConfig { work_dir: work.path().join("sandbox"), slots: 1, ..Default::default() })?;
     let readonly: Vec<PathBuf> = ["/etc/java-17-openjdk"].iter().map(PathBuf::from).filter(|p| p.exists()).collect();
     let (mut bare, mut judged, mut bwrap) = (Vec::new(), Vec::new(), Vec::new());
+    let tracing = std::env::var_os("ACEJUDGE_STEPTRACE").is_some();
+    if tracing {
+        steptrace::enable()?;
+    }
+    let mut steps: Vec<Vec<f64>> = vec![Vec::new(); steptrace::NAMES.len() - 1];
     let quiet = |c: &mut Command| {
         c.stdout(Stdio::null()).stderr(Stdio::null());
     };
@@ -66,6 +74,11 @@ fn main() -> anyhow::Result<()> {
         let outcome = sandbox.run(0, &spec)?;
         drop(boxed);
         let judged_t = t.elapsed();
+        if let (true, Some(intervals)) = (i >= 3, steptrace::take()) {
+            for (samples, (_, us)) in steps.iter_mut().zip(intervals) {
+                samples.push(us);
+            }
+        }
         anyhow::ensure!(
             outcome.status == Status::Ok,
             "sandboxed run failed: {:?} {}",
@@ -95,6 +108,15 @@ fn main() -> anyhow::Result<()> {
             bwrap.push(bwrap_t);
         }
     }
+    let step_medians: serde_json::Map<String, serde_json::Value> = steps
+        .iter_mut()
+        .zip(&steptrace::NAMES[1..])
+        .filter(|(samples, _)| !samples.is_empty())
+        .map(|(samples, name)| {
+            samples.sort_by(f64::total_cmp);
+            (name.to_string(), serde_json::json!(samples[samples.len() / 2].round()))
+        })
+        .collect();
     let (bm, am, wm) = (percentile(&mut bare, 0.5), percentile(&mut judged, 0.5), percentile(&mut bwrap, 0.5));
     println!(
         "{}",
@@ -106,6 +128,7 @@ fn main() -> anyhow::Result<()> {
             "acejudge_overhead_us": am as i128 - bm as i128,
             "bwrap_overhead_us": wm as i128 - bm as i128,
             "overhead_ratio": (am as f64 - bm as f64) / (wm as f64 - bm as f64),
+            "steps": step_medians,
         })
     );
     Ok(())

@@ -70,7 +70,10 @@ pub fn checks(data_dir: &Path) -> Vec<Check> {
             "seccomp",
             Level::Ok,
             true,
-            format!("{} filters compiled; kill_process and errno actions available", filters.len()),
+            format!(
+                "policy compiled ({} BPF instructions); kill_process and errno actions available",
+                filters.iter().map(Vec::len).sum::<usize>()
+            ),
         ),
         Ok(_) => check("seccomp", Level::Missing, true, "the kernel lacks seccomp kill_process"),
         Err(e) => check("seccomp", Level::Missing, true, e.to_string()),

@@ -1,18 +1,21 @@
 //! The code that runs in the sandbox's own processes, between `clone3` and `execve`.
 //!
 //! Two processes run this code: **init** (pid 1 of the run's pid namespace, still
-//! root) and the **payload** it forks (which becomes the user's program). The
+//! root) and the **payload** it starts (which becomes the user's program). The
 //! order is fixed and mirrors the module doc of [`crate::sandbox`]:
 //!
 //! init:
-//! 1. join the v1 cgroups (v2 was entered by `clone3(CLONE_INTO_CGROUP)`), then
-//!    a new cgroup namespace rooted at the run's cgroup;
+//! 1. close every inherited descriptor the run does not use; join the v1
+//!    cgroups (v2 was entered by `clone3(CLONE_INTO_CGROUP)`), then a new
+//!    cgroup namespace rooted at the run's cgroup;
 //! 2. join the slot's empty network namespace; die with the supervisor;
-//! 3. hostname; mounts made private; the new root assembled (tmpfs, read-only
-//!    binds, box, `/tmp`, `/dev`, `/proc`, cgroup view); `pivot_root`; old root detached;
-//! 4. Landlock rules for the new root's paths added to the run's ruleset;
-//! 5. fork the payload, reap every process until it exits, report its wait
-//!    status, exit (which kills whatever is left in the namespace).
+//! 3. hostname; `setns` into the slot's template mount namespace, `chroot` to
+//!    its root, `unshare` a private copy; attach the box, mount `/tmp`,
+//!    `/proc`, overlays, cgroup view; send the supervisor the namespace;
+//! 4. Landlock rules for the root's paths added to the run's ruleset;
+//! 5. start the payload with `clone(CLONE_VM | CLONE_VFORK)` on the slot's
+//!    stack (init is suspended until it execs), reap every process until it
+//!    exits, report its wait status, exit (which kills whatever is left).
 //!
 //! payload:
 //! 6. stdio from the supervisor's pipes; signal dispositions and mask reset;
@@ -27,6 +30,7 @@
 //! **Everything here is async-signal-safe**: the plan was built by the
 //! supervisor before `clone3`; this code only reads it and makes syscalls.
 
+use super::steptrace::{mark, Point};
 use super::sys::{self, Errno, SysResult};
 use std::ffi::CString;
 use std::os::fd::RawFd;
@@ -40,10 +44,8 @@ pub enum Step {
     NetworkNamespace,
     DeathSignal,
     Hostname,
-    MountPrivate,
+    MountNamespace,
     Mount,
-    PivotRoot,
-    DetachOldRoot,
     LandlockRule,
     ForkPayload,
     Stdio,
@@ -61,16 +63,14 @@ pub enum Step {
 impl Step {
     pub fn from_u8(v: u8) -> Option<Step> {
         use Step::*;
-        const ALL: [Step; 21] = [
+        const ALL: [Step; 19] = [
             JoinCgroup,
             CgroupNamespace,
             NetworkNamespace,
             DeathSignal,
             Hostname,
-            MountPrivate,
+            MountNamespace,
             Mount,
-            PivotRoot,
-            DetachOldRoot,
             LandlockRule,
             ForkPayload,
             Stdio,
@@ -95,10 +95,8 @@ impl Step {
             NetworkNamespace => "join the empty network namespace",
             DeathSignal => "set the parent-death signal",
             Hostname => "set the hostname",
-            MountPrivate => "make mounts private",
-            Mount => "assemble the root filesystem",
-            PivotRoot => "pivot_root into the new root",
-            DetachOldRoot => "detach the old root",
+            MountNamespace => "enter a copy of the slot's template mount namespace",
+            Mount => "mount the run's box, /tmp and /proc",
             LandlockRule => "add a Landlock rule",
             ForkPayload => "fork the program",
             Stdio => "connect stdin/stdout/stderr",
@@ -151,9 +149,15 @@ pub enum MountOp {
         flags: libc::c_ulong,
         data: Option<CString>,
     },
+    /// Attaches a detached mount (from `open_tree(OPEN_TREE_CLONE)`) at `target`.
+    MoveMount {
+        tree: RawFd,
+        target: CString,
+    },
 }
 
 /// A Landlock path rule added from inside, once the new root is in place.
+#[derive(Clone)]
 pub struct LandlockRule {
     pub path: CString,
     pub access: u64,
@@ -162,12 +166,16 @@ pub struct LandlockRule {
 /// Everything the child needs, prepared by the supervisor before `clone3`.
 pub struct ChildPlan {
     // init
-    /// The supervisor's ends of the pipes: closed first, so EOFs arrive when they should.
-    pub parent_ends: Vec<RawFd>,
+    /// The descriptors init and the payload use, sorted; init closes all others
+    /// first (among them the supervisor's ends of the pipes, so EOFs arrive when they should).
+    pub keep_fds: Vec<RawFd>,
     pub cgroup_procs_fds: Vec<RawFd>,
     pub netns_fd: Option<RawFd>,
     pub hostname: CString,
-    pub new_root: CString,
+    /// The slot's template mount namespace for this run's shape, and its root directory.
+    pub template_ns: RawFd,
+    pub template_root: RawFd,
+    /// The run's own mounts, made in its copy of the template.
     pub mount_ops: Vec<MountOp>,
     pub landlock_fd: Option<RawFd>,
     pub landlock_rules: Vec<LandlockRule>,
@@ -183,15 +191,43 @@ pub struct ChildPlan {
     pub gid: libc::gid_t,
     pub last_cap: u32,
     pub seccomp_filters: Vec<seccompiler::BpfProgram>,
+    /// The payload's stack while it shares init's memory (until `execve`): the
+    /// slot's buffer, which only init's copy of this address space writes.
+    pub payload_stack: (*mut u8, usize),
     pub exec_candidates: Vec<CString>,
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
 }
 
+impl ChildPlan {
+    /// Every descriptor init or the payload uses, sorted.
+    pub fn fds_used(&self) -> Vec<RawFd> {
+        let mut fds: Vec<RawFd> = [self.status_w, self.exec_err_w, self.stdin_r, self.stdout_w, self.stderr_w]
+            .into_iter()
+            .chain(self.cgroup_procs_fds.iter().copied())
+            .chain(self.netns_fd)
+            .chain([self.template_ns, self.template_root])
+            .chain(self.landlock_fd)
+            .chain(self.mount_ops.iter().filter_map(|op| match op {
+                MountOp::MoveMount { tree, .. } => Some(*tree),
+                _ => None,
+            }))
+            .collect();
+        fds.sort_unstable();
+        fds.dedup();
+        fds
+    }
+}
+
+/// The payload's stack until it execs: its setup is a few shallow calls.
+pub const PAYLOAD_STACK_BYTES: usize = 256 << 10;
+
 /// What init reports through the status pipe: 1 byte kind, 1 byte step, 4 bytes value.
 pub const MSG_LEN: usize = 6;
 pub const MSG_PAYLOAD_STATUS: u8 = 0;
 pub const MSG_SETUP_FAILED: u8 = 1;
+/// The run's root is complete: the supervisor may take a reference to its mount namespace.
+pub const MSG_ROOT_READY: u8 = 2;
 
 pub fn encode(kind: u8, step: u8, value: i32) -> [u8; MSG_LEN] {
     let v = value.to_le_bytes();
@@ -218,10 +254,12 @@ impl<T> Context<T> for SysResult<T> {
 
 /// Entry point of init (pid 1 of the run). Never returns.
 pub fn init_main(plan: &ChildPlan) -> ! {
+    mark(Point::InitStarted);
     let st = plan.status_w;
-    for &fd in &plan.parent_ends {
-        sys::close(fd);
-    }
+    // Every descriptor of the daemon that the run does not use goes first: init lives
+    // as long as the run, and a copy of another thread's file being written (a box
+    // file of another slot) would keep it busy for exec (ETXTBSY) all that time.
+    close_all_but(&plan.keep_fds);
     // The new root's files and the program get the same modes whatever the daemon's umask.
     // SAFETY: umask cannot fail and takes no pointers.
     unsafe { libc::umask(0o022) };
@@ -230,6 +268,7 @@ pub fn init_main(plan: &ChildPlan) -> ! {
         sys::write_all(fd, b"0").at(st, Step::JoinCgroup);
     }
     sys::unshare(libc::CLONE_NEWCGROUP).at(st, Step::CgroupNamespace);
+    mark(Point::InitJoinedCgroups);
     // 2. network: the slot's empty namespace (only a down loopback), or a new one.
     match plan.netns_fd {
         Some(fd) => sys::setns(fd, libc::CLONE_NEWNET).at(st, Step::NetworkNamespace),
@@ -237,24 +276,25 @@ pub fn init_main(plan: &ChildPlan) -> ! {
     }
     sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong).at(st, Step::DeathSignal);
     sys::prctl(libc::PR_SET_DUMPABLE, 0).at(st, Step::DeathSignal);
-    // 3. the new root.
+    mark(Point::InitJoinedNetwork);
+    // 3. the root: a copy of the slot's template, then what is this run's own.
     sys::sethostname(&plan.hostname).at(st, Step::Hostname);
-    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).at(st, Step::MountPrivate);
+    sys::setns(plan.template_ns, libc::CLONE_NEWNS).at(st, Step::MountNamespace);
+    sys::fchdir(plan.template_root).at(st, Step::MountNamespace);
+    sys::chroot(c".").at(st, Step::MountNamespace);
+    // The copy moves root and cwd onto its own mounts.
+    sys::unshare(libc::CLONE_NEWNS).at(st, Step::MountNamespace);
+    mark(Point::InitEnteredTemplate);
     for op in &plan.mount_ops {
         run_mount_op(op).at(st, Step::Mount);
     }
-    sys::chdir(&plan.new_root).at(st, Step::PivotRoot);
-    sys::pivot_root_here().at(st, Step::PivotRoot);
-    sys::umount_detach(c".").at(st, Step::DetachOldRoot);
-    sys::chdir(c"/").at(st, Step::PivotRoot);
-    sys::mount(
-        None,
-        c"/",
-        None,
-        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
-        None,
-    )
-    .at(st, Step::Mount);
+    mark(Point::InitMounted);
+    // Hand the supervisor this root's mount namespace, so that its teardown (an RCU
+    // grace period) happens after the run's result, not on init's exit.
+    if let Ok(ns) = sys::open(c"/proc/thread-self/ns/mnt", libc::O_RDONLY, 0) {
+        let _ = sys::send_with_fd(st, &encode(MSG_ROOT_READY, 0, 0), ns);
+        sys::close(ns);
+    }
     // 4. Landlock rules for what exists only inside.
     if let Some(ruleset) = plan.landlock_fd {
         for rule in &plan.landlock_rules {
@@ -262,10 +302,10 @@ pub fn init_main(plan: &ChildPlan) -> ! {
         }
     }
     // 5. the payload.
-    let payload = sys::fork_raw().at(st, Step::ForkPayload);
-    if payload == 0 {
-        payload_main(plan);
-    }
+    mark(Point::InitForking);
+    let arg = plan as *const ChildPlan as *mut libc::c_void;
+    let (stack, stack_len) = plan.payload_stack;
+    let payload = sys::spawn_vfork(stack, stack_len, payload_entry, arg).at(st, Step::ForkPayload);
     for fd in [plan.stdin_r, plan.stdout_w, plan.stderr_w, plan.exec_err_w] {
         sys::close(fd);
     }
@@ -274,6 +314,7 @@ pub fn init_main(plan: &ChildPlan) -> ! {
         // SAFETY: `status` is a valid out-pointer.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
         if pid == payload {
+            mark(Point::InitSawExit);
             let _ = sys::write_all(st, &encode(MSG_PAYLOAD_STATUS, 0, status));
             // Leaving pid 1 makes the kernel kill everything still in the namespace.
             sys::exit(0);
@@ -284,7 +325,24 @@ pub fn init_main(plan: &ChildPlan) -> ! {
     }
 }
 
-fn run_mount_op(op: &MountOp) -> SysResult<()> {
+/// Closes every descriptor from 3 up that is not in `keep` (sorted ascending).
+fn close_all_but(keep: &[RawFd]) {
+    let close_range = |first: u32, last: u32| {
+        // SAFETY: close_range takes integers only.
+        unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    };
+    let mut next: u32 = 3;
+    for &fd in keep {
+        let Ok(fd) = u32::try_from(fd) else { continue };
+        if fd > next {
+            close_range(next, fd - 1);
+        }
+        next = next.max(fd + 1);
+    }
+    close_range(next, u32::MAX);
+}
+
+pub(super) fn run_mount_op(op: &MountOp) -> SysResult<()> {
     match op {
         MountOp::MakeDir { path, mode } => sys::mkdir(path, *mode).and_then(|()| sys::chmod(path, *mode)),
         MountOp::Chown { path, uid, gid } => sys::chown(path, *uid, *gid),
@@ -308,6 +366,7 @@ fn run_mount_op(op: &MountOp) -> SysResult<()> {
         MountOp::Mount { source, target, fstype, flags, data } => {
             sys::mount(source.as_deref(), target, fstype.as_deref(), *flags, data.as_deref())
         }
+        MountOp::MoveMount { tree, target } => sys::move_mount(*tree, target),
     }
 }
 
@@ -337,8 +396,16 @@ fn add_landlock_rule(ruleset: RawFd, rule: &LandlockRule) -> SysResult<()> {
     result
 }
 
+extern "C" fn payload_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&ChildPlan` init passed to spawn_vfork; init is suspended
+    // and keeps it alive until this process execs or exits.
+    let plan = unsafe { &*(arg as *const ChildPlan) };
+    payload_main(plan)
+}
+
 /// The payload: becomes the user's program. Reports failures through the exec-error pipe.
 fn payload_main(plan: &ChildPlan) -> ! {
+    mark(Point::PayloadStarted);
     let er = plan.exec_err_w;
     // 6. stdio, signals, rlimits, cwd.
     sys::close(plan.status_w);
@@ -354,11 +421,13 @@ fn payload_main(plan: &ChildPlan) -> ! {
         }
     }
     sys::chdir(&plan.cwd).at(er, Step::Chdir);
+    mark(Point::PayloadStdio);
     // 7. identity.
     drop_bounding_and_ambient(plan.last_cap).at(er, Step::DropCapabilities);
     switch_ids(plan.uid, plan.gid).at(er, Step::SwitchIds);
     clear_all_capabilities().at(er, Step::DropCapabilities);
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).at(er, Step::NoNewPrivs);
+    mark(Point::PayloadIdentity);
     // 8. Landlock, then no inherited descriptor survives exec except stdio.
     if let Some(ruleset) = plan.landlock_fd {
         // SAFETY: landlock_restrict_self takes a descriptor and flags only.
@@ -372,12 +441,14 @@ fn payload_main(plan: &ChildPlan) -> ! {
     if rc < 0 {
         fail(er, Step::CloseDescriptors, Errno::last());
     }
+    mark(Point::PayloadLandlock);
     // 9. seccomp, as late as possible.
     for filter in &plan.seccomp_filters {
         if seccompiler::apply_filter(filter).is_err() {
             fail(er, Step::Seccomp, Errno::last());
         }
     }
+    mark(Point::PayloadSeccomp);
     // 10. exec.
     let mut errno = Errno(libc::ENOENT);
     for path in &plan.exec_candidates {

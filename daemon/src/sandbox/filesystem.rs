@@ -1,15 +1,18 @@
-//! The run's root filesystem, planned by the supervisor and assembled by init.
+//! The run's root filesystem, planned by the supervisor in two parts: the
+//! [`template_plan`] a slot's template namespace is built from once per shape
+//! (see [`super::template`]), and the [`run_plan`] init performs in its copy.
 //!
 //! ```text
-//! /            tmpfs (1 MiB), read-only after pivot_root, nosuid, nodev
+//! /            tmpfs (1 MiB), read-only (template), nosuid, nodev
 //! /usr …       read-only, nosuid, nodev binds of the system dirs; /bin, /lib… as the host's symlinks
 //! /etc         synthetic: passwd and group naming the slot user, hosts, nsswitch.conf,
 //!              the host's ld.so.cache and alternatives (read-only binds)
-//! /box         the run's box, read-write, nosuid, nodev (the working directory)
-//! /tmp         tmpfs of the run's tmp size, charged to its memory cgroup
+//! /box         the run's box, read-write, nosuid, nodev (the working directory)   (run)
+//! /tmp         tmpfs of the run's tmp size, charged to its memory cgroup; extra
+//!              read-only paths under /tmp are attached in it                     (run)
 //! /dev         tmpfs with null, zero, full, random, urandom; fd, stdin… links; shm → /tmp
-//! /proc        fresh procfs of the run's pid namespace
-//! /sys/fs/cgroup  optional read-only view of the run's own cgroup (cgroup namespace)
+//! /proc        fresh procfs of the run's pid namespace                            (run)
+//! /sys/fs/cgroup  optional read-only view of the run's own cgroup (cgroup ns)     (run)
 //! ```
 //! Nothing else of the host exists inside: no /run, /var, /home, /root, daemon data or other boxes.
 
@@ -17,6 +20,7 @@ use super::cgroup::Layout;
 use super::child::{LandlockRule, MountOp};
 use super::landlock::LandlockPolicy;
 use std::ffi::CString;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -34,21 +38,77 @@ pub struct Identity {
     pub gid: u32,
 }
 
-/// Inputs of one root plan.
-pub struct RootInputs<'a> {
-    pub new_root: &'a Path,
-    pub box_dir: &'a Path,
-    pub extra_readonly: &'a [PathBuf],
-    pub tmp_bytes: u64,
-    pub writable_overlays: &'a [PathBuf],
-    pub identity: Identity,
-    pub cgroup_view: Option<&'a Layout>,
+/// What a root depends on besides its slot: the key of a slot's templates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub extra_readonly: Vec<PathBuf>,
+    pub writable_overlays: Vec<PathBuf>,
+    pub cgroup_view: bool,
 }
 
-/// The operations init performs, and the Landlock rules it adds after pivot_root.
+impl Shape {
+    /// Host paths bound into the root that live under `/tmp`: the run's own
+    /// `/tmp` would hide them in a template, so each run attaches them itself.
+    pub fn per_run_binds(&self) -> Vec<PathBuf> {
+        self.extra_readonly.iter().chain(&self.writable_overlays).filter(|p| under_tmp(p)).cloned().collect()
+    }
+}
+
+fn under_tmp(path: &Path) -> bool {
+    path.starts_with("/tmp")
+}
+
+/// Checks the spec's paths before anything is built from them.
+pub fn check_shape(shape: &Shape) -> Result<(), String> {
+    for extra in &shape.extra_readonly {
+        if !extra.is_absolute() {
+            return Err(format!("read-only path {} must be absolute", extra.display()));
+        }
+        if ["/proc", "/dev", "/sys", "/box"].iter().any(|special| extra.starts_with(special))
+            || extra == Path::new("/tmp")
+        {
+            return Err(format!(
+                "read-only path {} would shadow the run's own /proc, /dev, /sys, /tmp or /box",
+                extra.display()
+            ));
+        }
+        if !extra.exists() {
+            return Err(format!("read-only path {} does not exist on this host", extra.display()));
+        }
+    }
+    for lower in &shape.writable_overlays {
+        if !lower.is_absolute() || !lower.is_dir() || lower == Path::new("/tmp") {
+            return Err(format!("overlay {} must be an existing absolute directory", lower.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Inputs of a slot's template root for one [`Shape`].
+pub struct TemplateInputs<'a> {
+    pub new_root: &'a Path,
+    pub identity: Identity,
+    pub shape: &'a Shape,
+    pub cgroup_layout: &'a Layout,
+}
+
+/// Inputs of one run's additions to a template root.
+pub struct RunInputs<'a> {
+    /// A detached clone of the run's box directory (`open_tree`), attached at `/box`.
+    pub box_tree: RawFd,
+    /// Detached read-only clones of [`Shape::per_run_binds`], in that order.
+    pub tmp_trees: &'a [RawFd],
+    pub tmp_bytes: u64,
+    pub shape: &'a Shape,
+    pub cgroup_layout: &'a Layout,
+}
+
+/// Operations to perform and the Landlock rules to add once they are done.
 pub struct RootPlan {
     pub ops: Vec<MountOp>,
     pub rules: Vec<LandlockRule>,
+    /// Host paths bound into the root, for noticing when one is replaced.
+    pub bound: Vec<PathBuf>,
 }
 
 struct Builder<'a> {
@@ -59,14 +119,22 @@ struct Builder<'a> {
     bound: Vec<PathBuf>,
 }
 
-pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, String> {
-    let mut b = Builder {
-        new_root: inputs.new_root,
-        ops: Vec::new(),
-        rules: Vec::new(),
-        made_dirs: Vec::new(),
-        bound: Vec::new(),
-    };
+impl<'a> Builder<'a> {
+    fn new(new_root: &'a Path) -> Builder<'a> {
+        Builder { new_root, ops: Vec::new(), rules: Vec::new(), made_dirs: Vec::new(), bound: Vec::new() }
+    }
+
+    fn finish(self) -> RootPlan {
+        RootPlan { ops: self.ops, rules: self.rules, bound: self.bound }
+    }
+}
+
+/// The part of a root that is the same for every run of a slot with this
+/// shape, with paths under `new_root`: built once in a template mount
+/// namespace, which is then pivoted into it and made read-only by the caller.
+pub fn template_plan(inputs: &TemplateInputs, landlock: &LandlockPolicy) -> Result<RootPlan, String> {
+    check_shape(inputs.shape)?;
+    let mut b = Builder::new(inputs.new_root);
     b.mount(Some("tmpfs"), Path::new("/"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=1m,mode=0755"))?;
     b.rule("/", landlock.read_only())?;
 
@@ -99,46 +167,14 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
         }
     }
     b.dir(Path::new("/box"), 0o755)?;
-    b.mount(Some(path_str(inputs.box_dir)?), Path::new("/box"), None, libc::MS_BIND, None)?;
-    b.mount(None, Path::new("/box"), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV, None)?;
-    b.rule("/box", landlock.read_write())?;
-
     b.dir(Path::new("/tmp"), 0o1777)?;
-    let tmp_opts = format!("size={},mode=1777", inputs.tmp_bytes.max(4096));
-    b.mount(Some("tmpfs"), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts))?;
-    b.rule("/tmp", landlock.read_write())?;
-
-    if !inputs.writable_overlays.is_empty() {
-        // Upper and work directories of the overlays live in their own tmpfs, outside /tmp.
+    if !inputs.shape.writable_overlays.is_empty() {
         b.dir(Path::new("/.layers"), 0o700)?;
-        let opts = format!("size={},mode=0700", inputs.tmp_bytes.max(4096));
-        b.mount(Some("tmpfs"), Path::new("/.layers"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
-        for (i, lower) in inputs.writable_overlays.iter().enumerate() {
-            if !lower.is_absolute() || !lower.is_dir() {
-                return Err(format!("overlay {} must be an existing absolute directory", lower.display()));
-            }
-            let layer = PathBuf::from(format!("/.layers/{i}"));
-            b.dir(&layer, 0o755)?;
-            // The merged directory takes the upper directory's mode and owner: give it the lower's.
-            let meta = std::fs::metadata(lower).map_err(|e| format!("overlay {}: {e}", lower.display()))?;
-            b.dir(&layer.join("upper"), std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777)?;
-            let upper = b.host(&layer.join("upper"))?;
-            b.ops.push(MountOp::Chown {
-                path: upper,
-                uid: std::os::unix::fs::MetadataExt::uid(&meta),
-                gid: std::os::unix::fs::MetadataExt::gid(&meta),
-            });
-            b.dir(&layer.join("work"), 0o755)?;
-            b.dirs(lower)?;
-            let host = |p: &Path| b.host(p).map(|c| c.to_string_lossy().into_owned());
-            let opts = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                path_str(lower)?,
-                host(&layer.join("upper"))?,
-                host(&layer.join("work"))?
-            );
-            b.mount(Some("overlay"), lower, Some("overlay"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
-            b.rule(path_str(lower)?, landlock.read_write())?;
+    }
+    for lower in inputs.shape.writable_overlays.iter().filter(|p| !under_tmp(p)) {
+        // The overlay's lower layer, read-only; each run mounts its overlay on top.
+        if !b.is_bound(lower) {
+            b.bind_readonly(lower, landlock)?;
         }
     }
 
@@ -163,36 +199,87 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
         b.symlink(Path::new(target), &Path::new("/dev").join(name))?;
     }
     b.rule("/dev", landlock.devices())?;
-
     b.dir(Path::new("/proc"), 0o555)?;
-    b.mount(Some("proc"), Path::new("/proc"), Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
-    // memfds are on an internal filesystem Landlock cannot see: make them non-executable
-    // in this pid namespace (MFD_EXEC itself is refused by seccomp).
-    b.ops.push(MountOp::Sysctl { path: b.host(Path::new("/proc/sys/vm/memfd_noexec"))?, value: b"1" });
 
-    // Last, so that a path under /tmp is not hidden by the run's own /tmp.
-    for extra in inputs.extra_readonly {
-        if !extra.is_absolute() {
-            return Err(format!("read-only path {} must be absolute", extra.display()));
-        }
-        if ["/proc", "/dev", "/sys", "/box"].iter().any(|special| extra.starts_with(special)) {
-            return Err(format!(
-                "read-only path {} would shadow the run's own /proc, /dev, /sys or /box",
-                extra.display()
-            ));
-        }
-        if !extra.exists() {
-            return Err(format!("read-only path {} does not exist on this host", extra.display()));
-        }
+    for extra in inputs.shape.extra_readonly.iter().filter(|p| !under_tmp(p)) {
         if !b.is_bound(extra) {
             b.bind_readonly(extra, landlock)?;
         }
     }
-
-    if let Some(layout) = inputs.cgroup_view {
+    if inputs.shape.cgroup_view {
         b.dirs(Path::new("/sys/fs/cgroup"))?;
+    }
+    Ok(b.finish())
+}
+
+/// What each run adds to its copy of the template, with paths as seen inside:
+/// the box, a fresh `/tmp`, binds that live under `/tmp`, the overlays' write
+/// layers, a fresh `/proc` and the optional cgroup view.
+pub fn run_plan(inputs: &RunInputs, landlock: &LandlockPolicy) -> Result<RootPlan, String> {
+    let mut b = Builder::new(Path::new("/"));
+    b.ops.push(MountOp::MoveMount { tree: inputs.box_tree, target: cstring(Path::new("/box"))? });
+    b.rule("/box", landlock.read_write())?;
+
+    let tmp_opts = format!("size={},mode=1777", inputs.tmp_bytes.max(4096));
+    b.mount(Some("tmpfs"), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&tmp_opts))?;
+    b.rule("/tmp", landlock.read_write())?;
+    b.made_dirs.push(PathBuf::from("/tmp"));
+    let per_run = inputs.shape.per_run_binds();
+    if per_run.len() != inputs.tmp_trees.len() {
+        return Err("internal: one detached tree is needed per bind under /tmp".into());
+    }
+    for (host, tree) in per_run.iter().zip(inputs.tmp_trees) {
+        if b.bound.iter().any(|done| done == host) {
+            continue;
+        }
+        b.dirs(host.parent().unwrap_or(Path::new("/tmp")))?;
+        if host.is_dir() {
+            b.dir(host, 0o755)?;
+        } else {
+            b.file(host, Vec::new())?;
+        }
+        b.ops.push(MountOp::MoveMount { tree: *tree, target: cstring(host)? });
+        let read = if host.is_dir() { landlock.read_execute() } else { landlock.for_file(landlock.read_execute()) };
+        b.rule(path_str(host)?, read)?;
+        b.bound.push(host.clone());
+    }
+
+    if !inputs.shape.writable_overlays.is_empty() {
+        // Upper and work directories of the overlays live in their own tmpfs, outside /tmp.
+        let opts = format!("size={},mode=0700", inputs.tmp_bytes.max(4096));
+        b.mount(Some("tmpfs"), Path::new("/.layers"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
+        b.made_dirs.push(PathBuf::from("/.layers"));
+        for (i, lower) in inputs.shape.writable_overlays.iter().enumerate() {
+            let layer = PathBuf::from(format!("/.layers/{i}"));
+            b.dir(&layer, 0o755)?;
+            // The merged directory takes the upper directory's mode and owner: give it the lower's.
+            let meta = std::fs::metadata(lower).map_err(|e| format!("overlay {}: {e}", lower.display()))?;
+            b.dir(&layer.join("upper"), std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777)?;
+            b.ops.push(MountOp::Chown {
+                path: b.host(&layer.join("upper"))?,
+                uid: std::os::unix::fs::MetadataExt::uid(&meta),
+                gid: std::os::unix::fs::MetadataExt::gid(&meta),
+            });
+            b.dir(&layer.join("work"), 0o755)?;
+            let opts = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                path_str(lower)?,
+                path_str(&layer.join("upper"))?,
+                path_str(&layer.join("work"))?
+            );
+            b.mount(Some("overlay"), lower, Some("overlay"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
+            b.rule(path_str(lower)?, landlock.read_write())?;
+        }
+    }
+
+    b.mount(Some("proc"), Path::new("/proc"), Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
+    // memfds are on an internal filesystem Landlock cannot see: make them non-executable
+    // in this pid namespace (MFD_EXEC itself is refused by seccomp).
+    b.ops.push(MountOp::Sysctl { path: cstring(Path::new("/proc/sys/vm/memfd_noexec"))?, value: b"1" });
+
+    if inputs.shape.cgroup_view {
         let flags = RO | libc::MS_NOEXEC;
-        match layout {
+        match inputs.cgroup_layout {
             Layout::V2 { .. } => b.mount(Some("cgroup2"), Path::new("/sys/fs/cgroup"), Some("cgroup2"), flags, None)?,
             Layout::V1 { views, .. } => {
                 b.mount(
@@ -202,6 +289,7 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
                     libc::MS_NOSUID | libc::MS_NODEV,
                     Some("size=4k,mode=0755"),
                 )?;
+                b.made_dirs.push(PathBuf::from("/sys/fs/cgroup"));
                 for controllers in views {
                     let dir = Path::new("/sys/fs/cgroup").join(controllers);
                     b.dir(&dir, 0o555)?;
@@ -211,7 +299,7 @@ pub fn plan(inputs: &RootInputs, landlock: &LandlockPolicy) -> Result<RootPlan, 
             }
         }
     }
-    Ok(RootPlan { ops: b.ops, rules: b.rules })
+    Ok(b.finish())
 }
 
 impl Builder<'_> {

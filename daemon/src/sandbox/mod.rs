@@ -2,26 +2,30 @@
 //! returning an [`Outcome`]. It knows nothing of challenges, HTTP or SQLite.
 //!
 //! One file per layer:
-//! - [`namespaces`]: `clone3` into new mount, pid, ipc, uts (and cgroup)
+//! - [`namespaces`]: `clone3` into new pid, ipc, uts (and cgroup)
 //!   namespaces and the slot's empty network namespace;
-//! - [`filesystem`]: the minimal root (tmpfs, read-only binds, box, `/tmp`,
-//!   `/dev`, fresh `/proc`), `pivot_root`;
+//! - [`filesystem`] and [`template`]: the minimal root (tmpfs, read-only
+//!   binds, `/dev`) built once per slot and shape in a template mount
+//!   namespace; each run's copy of it gets the box, `/tmp`, fresh `/proc`;
 //! - [`identity`] (in [`child`]): a distinct unprivileged uid/gid per worker
 //!   slot, every capability dropped, `no_new_privs`;
 //! - [`landlock`]: read/execute on allowed paths, write only in the box and
 //!   `/tmp`, no TCP, scoped abstract sockets and signals;
 //! - [`seccomp`]: an allowlist that kills, plus errno filters;
-//! - [`cgroup`]: v2 or v1 memory, pids and CPU accounting for the whole tree;
+//! - [`cgroup`]: v2 or v1 memory, pids and CPU accounting for the whole tree,
+//!   fresh cgroups made ready ahead of each run;
 //! - [`rlimits`]: CPU, FSIZE, NOFILE, CORE=0, NPROC as a backstop;
 //! - [`supervise`]: the timer, the pipes and the verdict on how the run ended.
 //!
 //! Fork-to-exec order (the code in [`child`] follows it, numbered the same):
-//! 1. init joins the v1 cgroups (v2 is entered by `clone3(CLONE_INTO_CGROUP)`),
-//!    then unshares a cgroup namespace rooted there;
+//! 1. init closes what it does not use, joins the v1 cgroups (v2 is entered
+//!    by `clone3(CLONE_INTO_CGROUP)`), then unshares a cgroup namespace rooted there;
 //! 2. joins the slot's network namespace; dies with the supervisor;
-//! 3. sets the hostname, makes mounts private, assembles the new root, `pivot_root`;
-//! 4. adds the new root's Landlock rules to the run's ruleset;
-//! 5. forks the payload and reaps everything until the payload exits;
+//! 3. sets the hostname, enters a private copy of the slot's template mount
+//!    namespace, attaches the box and mounts `/tmp`, `/proc`…; hands the
+//!    supervisor a reference to that namespace;
+//! 4. adds the root's Landlock rules to the run's ruleset;
+//! 5. starts the payload (vfork-style) and reaps everything until it exits;
 //! 6. the payload takes its stdio pipes, default signals, rlimits, cwd `/box`;
 //! 7. drops every capability, switches to the slot's uid/gid, `no_new_privs`;
 //! 8. enforces Landlock, marks every inherited descriptor close-on-exec;
@@ -43,8 +47,10 @@ pub mod namespaces;
 pub mod rlimits;
 pub mod seccomp;
 pub mod spec;
+pub mod steptrace;
 pub mod supervise;
 mod sys;
+pub mod template;
 
 pub use boxdir::BoxDir;
 pub use error::SandboxError;
@@ -55,10 +61,9 @@ use child::ChildPlan;
 use landlock::LandlockPolicy;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How the sandbox is set up on this host.
 #[derive(Clone, Debug)]
@@ -94,7 +99,12 @@ impl Default for SandboxConfig {
 }
 
 struct Slot {
+    index: usize,
     uid: u32,
+    /// The payload's stack between its `clone(CLONE_VM)` and `execve` (see [`child`]).
+    payload_stack: Mutex<Vec<u8>>,
+    /// Template roots of this slot's runs, by shape (see [`template`]).
+    templates: Mutex<template::SlotTemplates>,
     store: boxdir::SlotStore,
     netns: OwnedFd,
     busy: Mutex<()>,
@@ -103,7 +113,8 @@ struct Slot {
 /// The host-wide sandbox state: filters compiled, cgroups opened, slots ready.
 pub struct Sandbox {
     layout: Layout,
-    cgroups: Box<dyn CgroupBackend>,
+    cgroups: Arc<dyn CgroupBackend>,
+    spares: cgroup::spares::Spares,
     landlock: LandlockPolicy,
     seccomp: Vec<seccompiler::BpfProgram>,
     slots: Vec<Slot>,
@@ -123,11 +134,16 @@ impl Sandbox {
         if config.slots == 0 {
             return Err(SandboxError::InvalidSpec("at least one worker slot is needed".into()));
         }
+        // The slots' network namespaces take longest (0.5–4 ms each): made meanwhile.
+        let netns_threads: Vec<_> = (0..config.slots).map(|_| namespaces::spawn_empty_network_namespace()).collect();
         let seccomp = seccomp::compile()?;
         let landlock = LandlockPolicy::detect();
         let layout =
             cgroup::detect(&config.cgroup_root).ok_or_else(|| SandboxError::NoCgroups(config.cgroup_root.clone()))?;
-        let cgroups = cgroup::open_backend(&layout, &config.cgroup_group)?;
+        let cgroups: Arc<dyn CgroupBackend> = Arc::from(cgroup::open_backend(&layout, &config.cgroup_group)?);
+        let spares = cgroup::spares::Spares::new(Arc::clone(&cgroups), config.slots).map_err(|e| {
+            SandboxError::Cgroup(cgroup::CgroupError::Create { path: "spare cgroups thread".into(), source: e })
+        })?;
         if config.favor_dynmods {
             if let Layout::V1 { unified: Some(unified), .. } = &layout {
                 if let Err(e) = cgroup::favor_dynmods(unified) {
@@ -144,11 +160,24 @@ impl Sandbox {
                 source,
             })?;
         }
-        let slots = (0..config.slots)
-            .map(|i| {
-                let netns = namespaces::empty_network_namespace().map_err(SandboxError::NetworkNamespace)?;
+        let slots = netns_threads
+            .into_iter()
+            .enumerate()
+            .map(|(i, netns)| {
+                let netns = netns
+                    .join()
+                    .map_err(|_| SandboxError::NetworkNamespace(std::io::Error::other("thread panicked")))?
+                    .map_err(SandboxError::NetworkNamespace)?;
                 let store = boxdir::SlotStore::mount(&boxes.join(format!("slot{i}")), 64 << 20)?;
-                Ok(Slot { uid: config.uid_base + i as u32, store, netns, busy: Mutex::new(()) })
+                Ok(Slot {
+                    index: i,
+                    uid: config.uid_base + i as u32,
+                    payload_stack: Mutex::new(vec![0; child::PAYLOAD_STACK_BYTES]),
+                    templates: Mutex::new(template::SlotTemplates::default()),
+                    store,
+                    netns,
+                    busy: Mutex::new(()),
+                })
             })
             .collect::<Result<Vec<_>, SandboxError>>()?;
         let last_cap = caps::runtime::procfs_all_supported(None)
@@ -156,7 +185,7 @@ impl Sandbox {
             .and_then(|set| set.iter().map(|c| c.index() as u32).max())
             .unwrap_or(40)
             .max(40);
-        Ok(Sandbox { layout, cgroups, landlock, seccomp, slots, new_root, last_cap, runs: AtomicU64::new(0) })
+        Ok(Sandbox { layout, cgroups, spares, landlock, seccomp, slots, new_root, last_cap, runs: AtomicU64::new(0) })
     }
 
     pub fn slots(&self) -> usize {
@@ -195,17 +224,17 @@ impl Sandbox {
     /// Errors mean the sandbox could not be set up (or the program could not be
     /// executed); everything the program itself did is in the [`Outcome`].
     pub fn run(&self, slot: usize, spec: &SandboxSpec) -> Result<Outcome, SandboxError> {
+        steptrace::mark(steptrace::Point::RunEntered);
         validate(spec)?;
         let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
         let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let name = format!("run-{}-{slot}-{n}", std::process::id());
         let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
-        let run_cgroup = self.cgroups.create(&name, limits)?;
+        let run_cgroup = self.spares.take(slot, n, limits)?;
+        steptrace::mark(steptrace::Point::CgroupCreated);
         let result = self.run_in(slot_state, spec, run_cgroup.as_ref());
-        if let Err(e) = run_cgroup.remove() {
-            tracing::warn!(error = %e, "cannot remove a run's cgroup");
-        }
+        self.spares.retire(slot, run_cgroup, limits);
+        steptrace::mark(steptrace::Point::CgroupRemoved);
         result
     }
 
@@ -216,39 +245,58 @@ impl Sandbox {
         run_cgroup: &dyn cgroup::RunCgroup,
     ) -> Result<Outcome, SandboxError> {
         let ruleset = self.landlock.create_ruleset()?;
-        let root = filesystem::plan(
-            &filesystem::RootInputs {
-                new_root: &self.new_root,
-                box_dir: &spec.box_dir,
-                extra_readonly: &spec.readonly_paths,
+        let shape = filesystem::Shape {
+            extra_readonly: spec.readonly_paths.clone(),
+            writable_overlays: spec.writable_overlays.clone(),
+            cgroup_view: spec.cgroup_view,
+        };
+        filesystem::check_shape(&shape).map_err(SandboxError::InvalidSpec)?;
+        let mut templates = slot.templates.lock().map_err(|_| SandboxError::SlotBusy(slot.index))?;
+        let template = templates.get(&shape, || {
+            let plan = filesystem::template_plan(
+                &filesystem::TemplateInputs {
+                    new_root: &self.new_root,
+                    identity: filesystem::Identity { uid: slot.uid, gid: slot.uid },
+                    shape: &shape,
+                    cgroup_layout: &self.layout,
+                },
+                &self.landlock,
+            )
+            .map_err(SandboxError::InvalidSpec)?;
+            template::Template::build(&self.new_root, shape.clone(), plan.ops, plan.rules, plan.bound)
+        })?;
+        let box_tree = template::detached_bind(&spec.box_dir, false)?;
+        let tmp_trees =
+            shape.per_run_binds().iter().map(|p| template::detached_bind(p, true)).collect::<Result<Vec<_>, _>>()?;
+        let tmp_fds: Vec<_> = tmp_trees.iter().map(AsRawFd::as_raw_fd).collect();
+        let root = filesystem::run_plan(
+            &filesystem::RunInputs {
+                box_tree: box_tree.as_raw_fd(),
+                tmp_trees: &tmp_fds,
                 tmp_bytes: spec.limits.tmp_bytes,
-                writable_overlays: &spec.writable_overlays,
-                identity: filesystem::Identity { uid: slot.uid, gid: slot.uid },
-                cgroup_view: spec.cgroup_view.then_some(&self.layout),
+                shape: &shape,
+                cgroup_layout: &self.layout,
             },
             &self.landlock,
         )
         .map_err(SandboxError::InvalidSpec)?;
+        let landlock_rules = template.rules.iter().cloned().chain(root.rules).collect();
         let pipes = supervise::Pipes::new()?;
         let argv = cstrings(spec.argv.iter().map(String::as_str))?;
         let env =
             cstrings(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().iter().map(String::as_str))?;
         let exec_candidates = exec_candidates(spec)?;
-        let plan = ChildPlan {
-            parent_ends: vec![
-                pipes.stdin.1.as_raw_fd(),
-                pipes.stdout.0.as_raw_fd(),
-                pipes.stderr.0.as_raw_fd(),
-                pipes.status.0.as_raw_fd(),
-                pipes.exec_err.0.as_raw_fd(),
-            ],
+        let mut payload_stack = slot.payload_stack.lock().map_err(|_| SandboxError::SlotBusy(slot.index))?;
+        let mut plan = ChildPlan {
+            keep_fds: Vec::new(),
             cgroup_procs_fds: run_cgroup.join_fds(),
             netns_fd: Some(slot.netns.as_raw_fd()),
             hostname: CString::from(c"acejudge"),
-            new_root: path_cstring(&self.new_root)?,
+            template_ns: template.ns.as_raw_fd(),
+            template_root: template.root.as_raw_fd(),
             mount_ops: root.ops,
             landlock_fd: ruleset.as_ref().map(AsRawFd::as_raw_fd),
-            landlock_rules: root.rules,
+            landlock_rules,
             status_w: pipes.status.1.as_raw_fd(),
             exec_err_w: pipes.exec_err.1.as_raw_fd(),
             stdin_r: pipes.stdin.0.as_raw_fd(),
@@ -260,20 +308,28 @@ impl Sandbox {
             gid: slot.uid,
             last_cap: self.last_cap,
             seccomp_filters: self.seccomp.clone(),
+            payload_stack: (payload_stack.as_mut_ptr(), payload_stack.len()),
             argv: child::pointer_array(&argv),
             envp: child::pointer_array(&env),
             exec_candidates,
         };
+        plan.keep_fds = plan.fds_used();
         let started = std::time::Instant::now();
         let clone_into = run_cgroup.clone_into().map(|fd| fd.as_raw_fd());
+        steptrace::mark(steptrace::Point::BeforeClone);
         let pidfd = match namespaces::clone_run(clone_into)? {
             namespaces::Cloned::Child => child::init_main(&plan),
             namespaces::Cloned::Parent { pidfd } => pidfd,
         };
         // The strings behind argv/envp must outlive the clone; the child has its own copy now.
-        drop((argv, env, plan, ruleset));
-        let report = supervise::supervise(pidfd, pipes, spec, run_cgroup, started)?;
+        drop((argv, env, plan, ruleset, payload_stack, templates, box_tree, tmp_trees));
+        let mut report = supervise::supervise(pidfd, pipes, spec, run_cgroup, started)?;
+        steptrace::mark(steptrace::Point::InitReaped);
+        if let Some(mount_ns) = report.mount_ns.take() {
+            self.spares.release_later(Box::new(mount_ns));
+        }
         let outcome = supervise::decide(report, run_cgroup, &spec.argv[0], self.enforcement())?;
+        steptrace::mark(steptrace::Point::Decided);
         Ok(outcome)
     }
 }
@@ -299,11 +355,6 @@ fn cstrings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>, Sa
             CString::new(s).map_err(|_| SandboxError::InvalidSpec(format!("argument or variable {s:?} contains NUL")))
         })
         .collect()
-}
-
-fn path_cstring(path: &Path) -> Result<CString, SandboxError> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| SandboxError::InvalidSpec(format!("{} contains NUL", path.display())))
 }
 
 /// The paths `execve` tries: `argv[0]` itself if it has a `/`, else each `PATH` entry.

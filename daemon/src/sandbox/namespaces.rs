@@ -1,7 +1,7 @@
 //! Namespaces: the `clone3` that starts a run, and each slot's empty network namespace.
 //!
-//! A run's init is created by one `clone3` with new mount, pid, ipc and uts
-//! namespaces, a pidfd for the supervisor, and — on hosts with a cgroup2
+//! A run's init is created by one `clone3` with new pid, ipc and uts
+//! namespaces (its mount namespace is a copy of the slot's template), a pidfd for the supervisor, and — on hosts with a cgroup2
 //! hierarchy — `CLONE_INTO_CGROUP`, which places it in the run's cgroup before
 //! it runs a single instruction (no `cgroup.procs` write on v2). The cgroup
 //! namespace is unshared by init once it has joined its v1 cgroups.
@@ -15,8 +15,10 @@
 use super::error::SandboxError;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-pub const RUN_NAMESPACES: u64 =
-    (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) as u64;
+/// New namespaces of `clone3`. The mount namespace is not among them: init
+/// enters a copy of its slot's template instead (see [`super::template`]), so
+/// the daemon's own mount tree is neither copied nor torn down.
+pub const RUN_NAMESPACES: u64 = (libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) as u64;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 #[repr(C)]
@@ -70,9 +72,10 @@ pub fn clone_run(cgroup_dir: Option<RawFd>) -> Result<Cloned, SandboxError> {
     }
 }
 
-/// A new network namespace with nothing in it, held open by the returned descriptor.
-pub fn empty_network_namespace() -> std::io::Result<OwnedFd> {
-    // A short-lived thread unshares, so the daemon's own threads keep the host network.
+/// Starts making a network namespace with nothing in it, on a short-lived
+/// thread (which unshares, so the daemon's own threads keep the host network);
+/// join to get the descriptor that holds it open.
+pub fn spawn_empty_network_namespace() -> std::thread::JoinHandle<std::io::Result<OwnedFd>> {
     std::thread::spawn(|| -> std::io::Result<OwnedFd> {
         // SAFETY: unshare only affects this thread, which exits right after.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
@@ -81,8 +84,6 @@ pub fn empty_network_namespace() -> std::io::Result<OwnedFd> {
         let file = std::fs::File::open("/proc/thread-self/ns/net")?;
         Ok(OwnedFd::from(file))
     })
-    .join()
-    .map_err(|_| std::io::Error::other("network namespace thread panicked"))?
 }
 
 /// Moves this process into a mount namespace of its own, a slave of the host's:

@@ -39,9 +39,20 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// A unix seqpacket pair: one message per send, descriptors can travel along.
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid two-element array.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+        return Err(SandboxError::syscall("create the status socket"));
+    }
+    // SAFETY: socketpair returned two new descriptors that only we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 impl Pipes {
     pub fn new() -> Result<Pipes, SandboxError> {
-        Ok(Pipes { stdin: pipe()?, stdout: pipe()?, stderr: pipe()?, status: pipe()?, exec_err: pipe()? })
+        Ok(Pipes { stdin: pipe()?, stdout: pipe()?, stderr: pipe()?, status: seqpacket_pair()?, exec_err: pipe()? })
     }
 }
 
@@ -61,6 +72,9 @@ pub struct Report {
     pub wall: Duration,
     pub stdout: Captured,
     pub stderr: Captured,
+    /// The run's mount namespace, sent by init once the root is complete, so
+    /// that its teardown happens off the run's path; `None` if it never came.
+    pub mount_ns: Option<OwnedFd>,
 }
 
 #[derive(Default)]
@@ -123,6 +137,11 @@ pub fn supervise(
     set_nonblocking(&stdout.0);
     set_nonblocking(&stderr.0);
     set_nonblocking(&stdin.1);
+    set_nonblocking(&status.0);
+    let status_socket = status.0;
+    let mut message = Vec::new();
+    let mut mount_ns: Option<OwnedFd> = None;
+    let mut status_open = true;
     let (mut out_file, mut err_file) = (File::from(stdout.0), File::from(stderr.0));
     let mut stdin_file = if spec.stdin.is_empty() { None } else { Some(File::from(stdin.1)) };
     let mut stdin_left: &[u8] = &spec.stdin;
@@ -151,6 +170,9 @@ pub fn supervise(
             wall_deadline.min(next_cpu_check).saturating_duration_since(Instant::now())
         };
         let mut fds = vec![libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        if status_open {
+            fds.push(libc::pollfd { fd: status_socket.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
         if out_open {
             fds.push(libc::pollfd { fd: out_file.as_raw_fd(), events: libc::POLLIN, revents: 0 });
         }
@@ -170,7 +192,9 @@ pub fn supervise(
             if pfd.revents == 0 {
                 continue;
             }
-            if pfd.fd == out_file.as_raw_fd() {
+            if pfd.fd == status_socket.as_raw_fd() {
+                status_open = receive_available(&status_socket, &mut message, &mut mount_ns);
+            } else if pfd.fd == out_file.as_raw_fd() {
                 out_open = drain(&mut out_file, &mut out, cap);
             } else if pfd.fd == err_file.as_raw_fd() {
                 err_open = drain(&mut err_file, &mut err, cap);
@@ -202,18 +226,16 @@ pub fn supervise(
         }
     }
     reap(&pidfd)?;
-    let mut status_pipe = File::from(status.0);
-    let mut message = Vec::new();
-    let _ = status_pipe.read_to_end(&mut message);
+    receive_available(&status_socket, &mut message, &mut mount_ns);
     let mut exec_pipe = File::from(exec_err.0);
     let mut exec_message = Vec::new();
     let _ = exec_pipe.read_to_end(&mut exec_message);
     let mut payload_status = None;
     let mut setup_failure = None;
-    for msg in [&message[..], &exec_message[..]] {
-        match child::decode(msg) {
-            Some((child::MSG_PAYLOAD_STATUS, _, status)) => payload_status = Some(status),
-            Some((child::MSG_SETUP_FAILED, step, errno)) => {
+    for msg in messages(&message).chain(messages(&exec_message)) {
+        match msg {
+            (child::MSG_PAYLOAD_STATUS, _, status) => payload_status = Some(status),
+            (child::MSG_SETUP_FAILED, step, errno) => {
                 setup_failure = Some((Step::from_u8(step).unwrap_or(Step::Exec), errno));
             }
             _ => {}
@@ -222,7 +244,51 @@ pub fn supervise(
     if killed == Some(KillReason::Output) || out.truncated || err.truncated {
         killed = killed.or(Some(KillReason::Output));
     }
-    Ok(Report { killed, payload_status, setup_failure, wall, stdout: out, stderr: err })
+    Ok(Report { killed, payload_status, setup_failure, wall, stdout: out, stderr: err, mount_ns })
+}
+
+/// Receives the status messages waiting on the socket, keeping a descriptor
+/// that came along (the run's mount namespace) in `fd`. Returns false at EOF.
+fn receive_available(socket: &OwnedFd, into: &mut Vec<u8>, fd: &mut Option<OwnedFd>) -> bool {
+    loop {
+        let mut buf = [0u8; child::MSG_LEN];
+        let mut control = [0u64; 4];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: a zeroed msghdr is valid; its pointers point into live locals of the sizes given.
+        let (n, received) = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control);
+            let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT);
+            let mut received = None;
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while n > 0 && !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                    let passed = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                    // SAFETY: SCM_RIGHTS installed a new descriptor that only we own.
+                    received = Some(OwnedFd::from_raw_fd(passed));
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            (n, received)
+        };
+        if let Some(passed) = received {
+            fd.get_or_insert(passed);
+        }
+        match n {
+            0 => return false,
+            n if n > 0 => into.extend_from_slice(&buf[..n as usize]),
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => return true,
+        }
+    }
+}
+
+/// The complete messages in `bytes`, decoded.
+fn messages(bytes: &[u8]) -> impl Iterator<Item = (u8, u8, i32)> + '_ {
+    bytes.chunks_exact(child::MSG_LEN).filter_map(child::decode)
 }
 
 fn reap(pidfd: &OwnedFd) -> Result<(), SandboxError> {

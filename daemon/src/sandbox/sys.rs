@@ -119,6 +119,34 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
     check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
 }
 
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+/// Attaches the detached mount `tree` at `target` (`move_mount(2)`).
+pub fn move_mount(tree: RawFd, target: &CStr) -> SysResult<()> {
+    // SAFETY: an empty path with F_EMPTY_PATH names `tree` itself; `target` is a valid C string.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+pub fn fchdir(fd: RawFd) -> SysResult<()> {
+    // SAFETY: fchdir takes a descriptor only.
+    check_int(unsafe { libc::fchdir(fd) }).map(drop)
+}
+
+pub fn chroot(path: &CStr) -> SysResult<()> {
+    // SAFETY: `path` is a valid C string.
+    check_int(unsafe { libc::chroot(path.as_ptr()) }).map(drop)
+}
+
 pub fn pivot_root_here() -> SysResult<()> {
     let dot = c".";
     // SAFETY: pivot_root(".", ".") stacks the old root under the new one; both are valid strings.
@@ -156,16 +184,55 @@ pub fn dup2(from: RawFd, to: RawFd) -> SysResult<()> {
     check_int(unsafe { libc::dup2(from, to) }).map(drop)
 }
 
-/// A plain `fork` through the raw `clone` syscall: no libc atfork handlers run,
-/// so it is safe in a child of a multi-threaded process.
-pub fn fork_raw() -> SysResult<libc::pid_t> {
-    // SAFETY: clone with only an exit signal and no stack behaves as fork(2);
-    // the child continues on a copy of this stack.
-    check(unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) })
-        .map(|pid| pid as libc::pid_t)
+/// Starts `child(arg)` as a new process that shares this address space on
+/// `stack` until it calls `execve` or exits, while the caller is suspended
+/// (`CLONE_VM | CLONE_VFORK`, as `posix_spawn` does): no page tables are
+/// copied. The child must only make syscalls and write its own stack.
+///
+/// `stack` is the lowest address of `stack_len` writable bytes that nothing
+/// else uses while the child runs.
+pub fn spawn_vfork(
+    stack: *mut u8,
+    stack_len: usize,
+    child: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+) -> SysResult<libc::pid_t> {
+    // The stack grows down on every architecture this builds for; keep it 16-byte aligned.
+    let top = (stack as usize + stack_len) & !15;
+    // SAFETY: `top` is the aligned end of a writable buffer nothing else uses (the caller
+    // is suspended until the child execs or exits); `child` never returns into our frames.
+    let pid = unsafe {
+        libc::clone(child, top as *mut libc::c_void, libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD, arg)
+    };
+    if pid < 0 {
+        return Err(Errno::last());
+    }
+    Ok(pid)
 }
 
 pub fn exit(code: i32) -> ! {
     // SAFETY: _exit never returns and runs no destructors or atexit handlers.
     unsafe { libc::_exit(code) }
+}
+
+/// Sends `bytes` with descriptor `fd` attached (`SCM_RIGHTS`) on a unix socket.
+pub fn send_with_fd(sock: RawFd, bytes: &[u8], fd: RawFd) -> SysResult<()> {
+    // Room for one descriptor's control message, aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    // SAFETY: a zeroed msghdr is valid; every pointer set below points into live locals,
+    // and CMSG_SPACE(4) (24 bytes) fits in `control` (32 bytes).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        check(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long).map(drop)
+    }
 }

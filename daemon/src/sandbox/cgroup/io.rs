@@ -28,20 +28,6 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     fs::write(path, value).map_err(|source| CgroupError::Write { path: path.into(), source })
 }
 
-pub fn read_u64(path: &Path) -> Result<u64, CgroupError> {
-    let content = read(path)?;
-    content.trim().parse().map_err(|_| CgroupError::Parse { path: path.into(), content })
-}
-
-/// The value of `key` in a flat-keyed file such as `cpu.stat` or `memory.events`.
-pub fn read_key(path: &Path, key: &str) -> Result<Option<u64>, CgroupError> {
-    let content = read(path)?;
-    Ok(content.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
-    }))
-}
-
 pub fn create_dir(path: &Path) -> Result<(), CgroupError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
@@ -63,4 +49,43 @@ pub fn remove_dir(path: &Path) -> Result<(), CgroupError> {
             Err(source) => return Err(CgroupError::Remove { path: path.into(), source }),
         }
     }
+}
+
+/// A cgroup file opened once and read again from offset 0 each time (`pread`):
+/// a run's counters are read after the run without a path lookup.
+pub struct CounterFile {
+    path: PathBuf,
+    file: fs::File,
+}
+
+impl CounterFile {
+    pub fn open(path: PathBuf) -> Result<CounterFile, CgroupError> {
+        let file = fs::File::open(&path).map_err(|source| CgroupError::Read { path: path.clone(), source })?;
+        Ok(CounterFile { path, file })
+    }
+
+    pub fn read(&self) -> Result<String, CgroupError> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 4096];
+        let n =
+            self.file.read_at(&mut buf, 0).map_err(|source| CgroupError::Read { path: self.path.clone(), source })?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    pub fn read_u64(&self) -> Result<u64, CgroupError> {
+        let content = self.read()?;
+        content.trim().parse().map_err(|_| CgroupError::Parse { path: self.path.clone(), content })
+    }
+
+    /// The value of `key` in a flat-keyed file such as `cpu.stat` or `memory.events`.
+    pub fn read_key(&self, key: &str) -> Result<Option<u64>, CgroupError> {
+        Ok(parse_key(&self.read()?, key))
+    }
+}
+
+fn parse_key(content: &str, key: &str) -> Option<u64> {
+    content.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
 }

@@ -13,6 +13,7 @@
 //! run: `clone3` enters it, `cgroup.kill` empties it in one write.
 
 mod io;
+pub mod spares;
 pub mod v1;
 pub mod v2;
 
@@ -53,6 +54,8 @@ pub trait CgroupBackend: Send + Sync {
 pub trait RunCgroup: Send {
     /// A v2 cgroup directory for `clone3(CLONE_INTO_CGROUP)`, when the host has one.
     fn clone_into(&self) -> Option<BorrowedFd<'_>>;
+    /// Replaces the memory and pids limits (of a cgroup no process has entered yet).
+    fn set_limits(&mut self, limits: CgroupLimits) -> Result<(), CgroupError>;
     /// `cgroup.procs` files the child must write `0` to, opened for writing.
     fn join_fds(&self) -> Vec<RawFd>;
     fn cpu_usage(&self) -> Result<CpuUsage, CgroupError>;

@@ -66,7 +66,7 @@ impl CgroupBackend for V1Backend {
     }
 
     fn create(&self, name: &str, limits: CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
-        let mut run = V1Run { dirs: Vec::new(), procs: Vec::new(), unified: None };
+        let mut run = V1Run { dirs: Vec::new(), procs: Vec::new(), unified: None, limits, counters: None };
         match run.configure(self, name, limits) {
             Ok(()) => Ok(Box::new(run)),
             Err(e) => {
@@ -83,6 +83,16 @@ pub struct V1Run {
     dirs: Vec<PathBuf>,
     procs: Vec<File>,
     unified: Option<(PathBuf, File)>,
+    limits: CgroupLimits,
+    counters: Option<V1Counters>,
+}
+
+/// The accounting files, opened when the cgroup is made.
+struct V1Counters {
+    usage_user: io::CounterFile,
+    usage_sys: io::CounterFile,
+    max_usage: io::CounterFile,
+    oom_control: io::CounterFile,
 }
 
 impl V1Run {
@@ -99,6 +109,13 @@ impl V1Run {
             io::write(&memsw, &limits.memory_bytes.to_string())?;
         }
         io::write(&self.dirs[1].join("pids.max"), &limits.pids.to_string())?;
+        self.limits = limits;
+        self.counters = Some(V1Counters {
+            usage_user: io::CounterFile::open(self.dirs[2].join("cpuacct.usage_user"))?,
+            usage_sys: io::CounterFile::open(self.dirs[2].join("cpuacct.usage_sys"))?,
+            max_usage: io::CounterFile::open(memory.join("memory.max_usage_in_bytes"))?,
+            oom_control: io::CounterFile::open(memory.join("memory.oom_control"))?,
+        });
         for dir in &self.dirs {
             let path = dir.join("cgroup.procs");
             let file = std::fs::OpenOptions::new()
@@ -122,7 +139,33 @@ impl V1Run {
     }
 }
 
+impl V1Run {
+    fn counters(&self) -> Result<&V1Counters, CgroupError> {
+        self.counters.as_ref().ok_or_else(|| CgroupError::Read {
+            path: self.dirs.first().cloned().unwrap_or_default(),
+            source: std::io::Error::other("the cgroup was not fully created"),
+        })
+    }
+}
+
 impl RunCgroup for V1Run {
+    fn set_limits(&mut self, limits: CgroupLimits) -> Result<(), CgroupError> {
+        let memory = &self.dirs[0];
+        let bytes = limits.memory_bytes.to_string();
+        let limit = memory.join("memory.limit_in_bytes");
+        let memsw = memory.join("memory.memsw.limit_in_bytes");
+        // memory+swap may never be below memory: raise it first, lower it last.
+        let order = if limits.memory_bytes >= self.limits.memory_bytes { [&memsw, &limit] } else { [&limit, &memsw] };
+        for path in order {
+            if path == &limit || path.exists() {
+                io::write(path, &bytes)?;
+            }
+        }
+        io::write(&self.dirs[1].join("pids.max"), &limits.pids.to_string())?;
+        self.limits = limits;
+        Ok(())
+    }
+
     fn clone_into(&self) -> Option<BorrowedFd<'_>> {
         self.unified.as_ref().map(|(_, handle)| handle.as_fd())
     }
@@ -132,19 +175,16 @@ impl RunCgroup for V1Run {
     }
 
     fn cpu_usage(&self) -> Result<CpuUsage, CgroupError> {
-        let cpuacct = &self.dirs[2];
-        Ok(CpuUsage {
-            user_us: io::read_u64(&cpuacct.join("cpuacct.usage_user"))? / 1000,
-            system_us: io::read_u64(&cpuacct.join("cpuacct.usage_sys"))? / 1000,
-        })
+        let c = self.counters()?;
+        Ok(CpuUsage { user_us: c.usage_user.read_u64()? / 1000, system_us: c.usage_sys.read_u64()? / 1000 })
     }
 
     fn memory_peak(&self) -> Option<u64> {
-        io::read_u64(&self.dirs[0].join("memory.max_usage_in_bytes")).ok()
+        self.counters().ok()?.max_usage.read_u64().ok()
     }
 
     fn oom_kills(&self) -> Result<u64, CgroupError> {
-        Ok(io::read_key(&self.dirs[0].join("memory.oom_control"), "oom_kill")?.unwrap_or(0))
+        Ok(self.counters()?.oom_control.read_key("oom_kill")?.unwrap_or(0))
     }
 
     fn kill_all(&self) -> Result<bool, CgroupError> {
@@ -155,8 +195,8 @@ impl RunCgroup for V1Run {
     }
 
     fn remove(self: Box<Self>) -> Result<(), CgroupError> {
-        let V1Run { dirs, procs, unified } = *self;
-        drop(procs);
+        let V1Run { dirs, procs, unified, counters, .. } = *self;
+        drop((procs, counters));
         let mut first_error = None;
         let unified_dir = unified.map(|(dir, handle)| {
             drop(handle);

@@ -69,26 +69,44 @@ impl CgroupBackend for V2Backend {
 pub struct V2Run {
     dir: PathBuf,
     handle: File,
+    cpu_stat: io::CounterFile,
+    /// Absent on kernels before 5.19.
+    memory_peak: Option<io::CounterFile>,
+    memory_events: io::CounterFile,
 }
 
 impl V2Run {
     fn configure(dir: &Path, limits: CgroupLimits) -> Result<V2Run, CgroupError> {
-        io::write(&dir.join("memory.max"), &limits.memory_bytes.to_string())?;
+        write_limits(dir, limits)?;
         let swap = dir.join("memory.swap.max");
         if swap.exists() {
             io::write(&swap, "0")?;
         }
-        io::write(&dir.join("pids.max"), &limits.pids.to_string())?;
         let handle = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(dir)
             .map_err(|source| CgroupError::Read { path: dir.into(), source })?;
-        Ok(V2Run { dir: dir.into(), handle })
+        Ok(V2Run {
+            dir: dir.into(),
+            handle,
+            cpu_stat: io::CounterFile::open(dir.join("cpu.stat"))?,
+            memory_peak: io::CounterFile::open(dir.join("memory.peak")).ok(),
+            memory_events: io::CounterFile::open(dir.join("memory.events"))?,
+        })
     }
 }
 
+fn write_limits(dir: &Path, limits: CgroupLimits) -> Result<(), CgroupError> {
+    io::write(&dir.join("memory.max"), &limits.memory_bytes.to_string())?;
+    io::write(&dir.join("pids.max"), &limits.pids.to_string())
+}
+
 impl RunCgroup for V2Run {
+    fn set_limits(&mut self, limits: CgroupLimits) -> Result<(), CgroupError> {
+        write_limits(&self.dir, limits)
+    }
+
     fn clone_into(&self) -> Option<BorrowedFd<'_>> {
         Some(self.handle.as_fd())
     }
@@ -98,15 +116,18 @@ impl RunCgroup for V2Run {
     }
 
     fn cpu_usage(&self) -> Result<CpuUsage, CgroupError> {
-        cpu_stat(&self.dir)
+        Ok(CpuUsage {
+            user_us: self.cpu_stat.read_key("user_usec")?.unwrap_or(0),
+            system_us: self.cpu_stat.read_key("system_usec")?.unwrap_or(0),
+        })
     }
 
     fn memory_peak(&self) -> Option<u64> {
-        io::read_u64(&self.dir.join("memory.peak")).ok()
+        self.memory_peak.as_ref()?.read_u64().ok()
     }
 
     fn oom_kills(&self) -> Result<u64, CgroupError> {
-        Ok(io::read_key(&self.dir.join("memory.events"), "oom_kill")?.unwrap_or(0))
+        Ok(self.memory_events.read_key("oom_kill")?.unwrap_or(0))
     }
 
     fn kill_all(&self) -> Result<bool, CgroupError> {
@@ -114,18 +135,10 @@ impl RunCgroup for V2Run {
     }
 
     fn remove(self: Box<Self>) -> Result<(), CgroupError> {
-        drop(self.handle);
-        io::remove_dir(&self.dir)
+        let V2Run { dir, handle, cpu_stat, memory_peak, memory_events } = *self;
+        drop((handle, cpu_stat, memory_peak, memory_events));
+        io::remove_dir(&dir)
     }
-}
-
-/// `user_usec` and `system_usec` from a v2 `cpu.stat` (present without the cpu controller).
-pub fn cpu_stat(dir: &Path) -> Result<CpuUsage, CgroupError> {
-    let path = dir.join("cpu.stat");
-    Ok(CpuUsage {
-        user_us: io::read_key(&path, "user_usec")?.unwrap_or(0),
-        system_us: io::read_key(&path, "system_usec")?.unwrap_or(0),
-    })
 }
 
 /// Writes `cgroup.kill`; false when the kernel has no such file (before 5.14).
@@ -147,10 +160,20 @@ mod tests {
         CgroupLimits { memory_bytes: 256 << 20, pids: 64 }
     }
 
+    /// A run directory as the kernel makes it: the accounting files exist from the start.
+    fn fake_run_dir(root: &Path, name: &str) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("cpu.stat"), "usage_usec 0\nuser_usec 0\nsystem_usec 0\n").unwrap();
+        std::fs::write(dir.join("memory.peak"), "0\n").unwrap();
+        std::fs::write(dir.join("memory.events"), "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n").unwrap();
+        dir
+    }
+
     #[test]
     fn create_writes_memory_swap_and_pids_limits() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::create_dir(root.path().join("run-1")).unwrap();
+        fake_run_dir(root.path(), "run-1");
         std::fs::write(root.path().join("run-1/memory.swap.max"), "max").unwrap();
         let backend = V2Backend::at(root.path().into());
         let run = backend.create("run-1", limits()).unwrap();
@@ -163,8 +186,21 @@ mod tests {
     }
 
     #[test]
+    fn set_limits_rewrites_memory_and_pids() {
+        let root = tempfile::tempdir().unwrap();
+        fake_run_dir(root.path(), "run-4");
+        let backend = V2Backend::at(root.path().into());
+        let mut run = backend.create("run-4", limits()).unwrap();
+        run.set_limits(CgroupLimits { memory_bytes: 1 << 30, pids: 128 }).unwrap();
+        let read = |f: &str| std::fs::read_to_string(root.path().join("run-4").join(f)).unwrap();
+        assert_eq!(read("memory.max"), "1073741824");
+        assert_eq!(read("pids.max"), "128");
+    }
+
+    #[test]
     fn accounting_is_read_from_cpu_stat_memory_peak_and_events() {
         let root = tempfile::tempdir().unwrap();
+        fake_run_dir(root.path(), "run-2");
         let backend = V2Backend::at(root.path().into());
         let run = backend.create("run-2", limits()).unwrap();
         let dir = root.path().join("run-2");
@@ -180,6 +216,7 @@ mod tests {
     #[test]
     fn kill_all_writes_cgroup_kill_when_the_kernel_has_it() {
         let root = tempfile::tempdir().unwrap();
+        fake_run_dir(root.path(), "run-3");
         let backend = V2Backend::at(root.path().into());
         let run = backend.create("run-3", limits()).unwrap();
         let dir = root.path().join("run-3");
