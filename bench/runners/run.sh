@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runner overhead: `acejudge run --lang L hello` (plugin load, sandbox set-up,
 # compile and run steps in the sandbox) against the bare toolchain command on
-# the same hello world, per language, in one run of this script.
+# the same hello world, per language, in one run of this script. Repeating the
+# same program, Go and Java hit AceJudge's compile-output cache, as the bare
+# warm `go build` hits Go's own cache.
 #
 # Bare commands run with the same clean environment the runners give their
 # steps (the host's NODE_EXTRA_CA_CERTS alone costs node ~40 ms): python3 -I -S
@@ -40,9 +42,12 @@ declare -A bare=(
   [java]="$clean javac -d out Main.java && $clean java -cp out Main < in.txt"
   [go]="$gone go build -o hello-bin hello.go && ./hello-bin < in.txt"
 )
-# Go, standard library cached but the program new: a fresh comment before each build.
+# Go, standard library cached but the program new: a fresh comment before each
+# build, bare and through acejudge (a compile-cache miss every time).
 cp hello.go hello-new.go
+cp hello.go hello-aj-new.go
 go_new="echo // \$(date +%s%N) >> hello-new.go && $gone go build -o hello-new-bin hello-new.go && ./hello-new-bin < in.txt"
+go_new_ours="echo // \$(date +%s%N) >> hello-aj-new.go && $(aj go hello-aj-new.go)"
 declare -A ours=(
   [python]="$(aj python hello.py)"
   [node]="$(aj node hello.js)"
@@ -59,7 +64,7 @@ for lang in python node java go; do
   fi
   for round in $(seq 1 "$rounds"); do
     if (( round % 2 )); then order=("${bare[$lang]}" "${ours[$lang]}"); else order=("${ours[$lang]}" "${bare[$lang]}"); fi
-    if [ "$lang" = go ]; then order+=("$go_new"); fi
+    if [ "$lang" = go ]; then order+=("$go_new" "$go_new_ours"); fi
     hyperfine --style basic --warmup 3 --runs "$runs" --export-json "$out/$lang-$round.json" "${order[@]}" >/dev/null
   done
 done
