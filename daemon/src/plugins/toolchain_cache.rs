@@ -237,14 +237,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_probe_is_reused_until_the_program_the_plugin_or_the_config_changes() {
+    /// A temp dir with a fake plugin file, a fake toolchain program and a cache in it.
+    fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf, ToolchainCache) {
         let dir = tempfile::tempdir().unwrap();
         let plugin = dir.path().join("libfake.so");
         let program = dir.path().join("fake");
         std::fs::write(&plugin, b"plugin").unwrap();
         std::fs::write(&program, b"v1").unwrap();
         let cache = ToolchainCache { dir: dir.path().join("toolchains"), reuse: true };
+        (dir, plugin, program, cache)
+    }
+
+    #[test]
+    fn a_probe_is_reused_until_the_program_the_plugin_or_the_config_changes() {
+        let (dir, plugin, program, cache) = fixture();
         let config = serde_json::Value::Null;
         let nowhere = ToolchainCache { dir: dir.path().join("no-data-dir/toolchains"), reuse: true };
         nowhere.store("fake", &plugin, "1", &config, &toolchain(&program));
@@ -286,12 +292,7 @@ mod tests {
 
     #[test]
     fn an_entry_naming_fewer_files_than_its_toolchain_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let plugin = dir.path().join("libfake.so");
-        let program = dir.path().join("fake");
-        std::fs::write(&plugin, b"plugin").unwrap();
-        std::fs::write(&program, b"v1").unwrap();
-        let cache = ToolchainCache { dir: dir.path().join("toolchains"), reuse: true };
+        let (_dir, plugin, program, cache) = fixture();
         cache.store("fake", &plugin, "1", &serde_json::Value::Null, &toolchain(&program));
         let path = cache.entry_path("fake");
         let mut entry: Entry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

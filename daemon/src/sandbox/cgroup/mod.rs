@@ -48,6 +48,8 @@ pub trait CgroupBackend: Send + Sync {
     fn version(&self) -> &'static str;
     /// Creates the run's cgroup(s) named `name` with `limits` applied.
     fn create(&self, name: &str, limits: CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError>;
+    /// The directories runs' cgroups are made in (one per hierarchy).
+    fn run_parents(&self) -> Vec<PathBuf>;
 }
 
 /// The cgroup(s) of one run.

@@ -12,11 +12,16 @@
 //! When no spare is ready (the first run, or the thread is behind) the run
 //! creates its cgroup itself, as before.
 //!
+//! The thread starts by removing the run cgroups that acejudge processes
+//! which are gone left behind (killed, or exited with removals pending): they
+//! are named `run-<pid>-…`, and only those whose pid no longer exists go.
+//!
 //! The same thread drops other things whose release is slow and need not
 //! delay a run's result ([`Spares::release_later`]): a finished run's mount
 //! namespace, whose teardown waits for an RCU grace period.
 
 use super::{CgroupBackend, CgroupError, CgroupLimits, RunCgroup};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,6 +61,7 @@ impl Spares {
             let (backend, ready, prefix) = (Arc::clone(&backend), Arc::clone(&ready), prefix.clone());
             let closing = Arc::clone(&closing);
             std::thread::Builder::new().name("acejudge-cgroups".into()).spawn(move || {
+                remove_stale(&*backend);
                 let mut made = 0u64;
                 for job in rx {
                     let (used, slot, limits) = match job {
@@ -130,6 +136,36 @@ impl Spares {
     }
 }
 
+/// Removes `run-<pid>-…` cgroups of processes that no longer exist. A cgroup
+/// that still holds a process cannot be removed and stays.
+fn remove_stale(backend: &dyn CgroupBackend) {
+    // Without a procfs every pid would look dead: leave everything then.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let mut removed = 0;
+    for parent in backend.run_parents() {
+        let Ok(entries) = std::fs::read_dir(&parent) else { continue };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(owner_pid) else { continue };
+            if Path::new("/proc").join(pid.to_string()).exists() {
+                continue;
+            }
+            if std::fs::remove_dir(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed run cgroups left by acejudge processes that are gone");
+    }
+}
+
+/// The pid in a run cgroup's name (`run-<pid>-<slot>-<n>`).
+fn owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("run-")?.split('-').next()?.parse().ok()
+}
+
 impl Drop for Spares {
     /// Lets the thread finish what was handed to it, then removes the unused spares.
     fn drop(&mut self) {
@@ -145,5 +181,27 @@ impl Drop for Spares {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::cgroup::v2::V2Backend;
+
+    #[test]
+    fn only_run_cgroups_of_processes_that_are_gone_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let dead = root.path().join("run-999999999-0-1");
+        let mine = root.path().join(format!("run-{}-0-spare1", std::process::id()));
+        let other = root.path().join("supervisor");
+        for dir in [&dead, &mine, &other] {
+            std::fs::create_dir(dir).unwrap();
+        }
+        remove_stale(&V2Backend::at(root.path().into()));
+        assert!(!dead.exists(), "a gone process's run cgroup is removed");
+        assert!(mine.exists() && other.exists(), "live owners' and other cgroups stay");
+        assert_eq!(owner_pid("run-42-1-7"), Some(42));
+        assert_eq!(owner_pid("runner"), None);
     }
 }

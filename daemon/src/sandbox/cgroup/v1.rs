@@ -65,6 +65,10 @@ impl CgroupBackend for V1Backend {
         }
     }
 
+    fn run_parents(&self) -> Vec<PathBuf> {
+        self.bases.iter().chain(&self.unified_base).cloned().collect()
+    }
+
     fn create(&self, name: &str, limits: CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
         let mut run = V1Run { dirs: Vec::new(), procs: Vec::new(), unified: None, limits, counters: None };
         match run.configure(self, name, limits) {

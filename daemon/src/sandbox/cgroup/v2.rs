@@ -54,6 +54,10 @@ impl CgroupBackend for V2Backend {
         "v2"
     }
 
+    fn run_parents(&self) -> Vec<PathBuf> {
+        vec![self.runs_root.clone()]
+    }
+
     fn create(&self, name: &str, limits: CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
         let dir = self.runs_root.join(name);
         io::create_dir(&dir)?;
