@@ -135,14 +135,11 @@ fn a_fork_bomb_is_contained_by_the_pids_limit() {
     let mut run = Run::attack(h, &["forkbomb"]);
     run.limits.pids = 32;
     run.limits.wall = Duration::from_secs(2);
+    run.limits.memory_bytes = 512 << 20;
     let outcome = h.run(run);
-    // Held at 32 processes, the bomb spins until the wall limit. Each refused fork
-    // still allocates kernel memory that is freed after an RCU grace period, so on
-    // a starved machine the run can reach its memory limit first: stopped all the same.
-    assert!(
-        matches!(outcome.status, Status::TimeLimit { .. } | Status::MemoryLimit),
-        "the bomb runs until a limit stops it: {outcome:?}"
-    );
+    // Held at 32 processes, the bomb spins until the wall limit; if the pids limit
+    // did not hold, it would fork until the memory limit killed it.
+    assert!(matches!(outcome.status, Status::TimeLimit { .. }), "the bomb runs until killed: {outcome:?}");
     let ok = std::process::Command::new("/bin/true").status().expect("the host can still fork");
     assert!(ok.success());
 }

@@ -57,7 +57,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "forkbomb")) {
         for (;;) {
             pid_t p = fork();
-            if (p < 0) { usleep(1000); continue; }
+            /* Refused by the pids limit: back off. Every refused fork still costs the
+               kernel memory freed only after an RCU grace period; retrying at once
+               would make the memory limit, not the pids limit, end the run. */
+            if (p < 0) { usleep(10000); continue; }
         }
     }
     if (!strcmp(cmd, "membomb")) {

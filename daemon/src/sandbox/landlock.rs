@@ -8,8 +8,9 @@
 //!
 //! The ruleset is created per run by the supervisor (one syscall, through the
 //! `landlock` crate). Its path rules name inodes that exist only inside the
-//! run's new root (its tmpfs, `/proc`, `/tmp`), so the child adds them after
-//! `pivot_root` with the precomputed access masks below, then enforces it.
+//! run's root (its copy of the template, `/proc`, `/tmp`), so init adds them
+//! once that root is in place, with the precomputed access masks below, and
+//! the payload enforces it.
 //! The ABI is vetted up to [`VETTED_ABI`]; newer kernels are used at that level.
 
 use landlock::{Access, AccessFs, AccessNet, BitFlags, Ruleset, RulesetAttr, Scope, ABI};
