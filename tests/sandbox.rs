@@ -425,3 +425,73 @@ fn the_wall_limit_holds_while_the_program_keeps_its_output_open_and_idle() {
     assert!((1000..=1200).contains(&outcome.wall_ms), "killed at {} ms, limit 1000 ms", outcome.wall_ms);
     assert_eq!(stdout(&outcome), "started\n");
 }
+
+#[test]
+fn each_run_on_a_slot_gets_its_own_limits_and_fresh_counters() {
+    let h = harness_or_skip!();
+    let lease = h.lease();
+    // The slot's next cgroup is made ahead of time with the last run's limits: a run
+    // with other limits must still see its own, and the last run's memory use must
+    // not show in the next one's peak.
+    let show = "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null \
+                || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max";
+    let mut hungry = Run::python("b = bytearray(96 << 20); b[::4096] = b'x' * len(b[::4096])");
+    hungry.limits.memory_bytes = 256 << 20;
+    let (big, _box) = h.run_in(lease.slot, hungry);
+    assert_eq!(big.status, Status::Ok, "{}", stderr(&big));
+    for (memory, pids) in [(64u64 << 20, 16u64), (192 << 20, 48), (192 << 20, 48)] {
+        let mut run = Run::new(&["/bin/sh", "-c", show]);
+        run.cgroup_view = true;
+        run.limits.memory_bytes = memory;
+        run.limits.pids = pids;
+        let (outcome, _box) = h.run_in(lease.slot, run);
+        assert_eq!(stdout(&outcome), format!("{pids}\n{memory}\n"), "{}", stderr(&outcome));
+        let peak = outcome.memory_peak_bytes.unwrap_or(0);
+        assert!(peak < 48 << 20, "a shell's peak of {peak} bytes carries an earlier run's 96 MiB");
+    }
+}
+
+#[test]
+fn a_replaced_read_only_file_is_seen_by_later_runs() {
+    let h = harness_or_skip!();
+    // Outside /tmp, so the file is bound into the slot's template root, which keeps the
+    // inode it was built with; replacing the file (as ldconfig replaces ld.so.cache)
+    // must rebuild the template.
+    let dir = tempfile::Builder::new().prefix("acejudge-replaced-").tempdir_in("/var/tmp").expect("dir");
+    let file = dir.path().join("version.txt");
+    std::fs::write(&file, "one\n").expect("write");
+    let lease = h.lease();
+    let read = |expect: &str| {
+        let boxed = h.sandbox.create_box(lease.slot, 1 << 20).expect("box");
+        let spec = acejudge::sandbox::SandboxSpec {
+            argv: vec!["/bin/cat".into(), file.display().to_string()],
+            env: vec![],
+            stdin: vec![],
+            box_dir: boxed.path().into(),
+            readonly_paths: vec![file.clone()],
+            writable_overlays: vec![],
+            cgroup_view: false,
+            limits: Default::default(),
+        };
+        let outcome = h.sandbox.run(lease.slot, &spec).expect("run");
+        assert_eq!(stdout(&outcome), expect, "{}", stderr(&outcome));
+    };
+    read("one\n");
+    let replacement = dir.path().join("version.txt.new");
+    std::fs::write(&replacement, "two\n").expect("write");
+    std::fs::rename(&replacement, &file).expect("rename");
+    // Templates compare their bound files with the host at most once a second.
+    std::thread::sleep(Duration::from_millis(1100));
+    read("two\n");
+}
+
+#[test]
+fn the_run_can_write_dev_null_and_read_its_devices() {
+    let h = harness_or_skip!();
+    // mknod applies the umask: /dev/null once came out 0644 and `2>/dev/null` failed.
+    let script = "echo hidden >/dev/null && echo hidden 2>/dev/null >&2 && head -c 3 /dev/zero | wc -c \
+                  && head -c 3 /dev/urandom | wc -c && echo ok";
+    let outcome = h.run(Run::new(&["/bin/sh", "-c", script]));
+    assert_eq!(stdout(&outcome), "3\n3\nok\n", "{}", stderr(&outcome));
+    assert_eq!(stderr(&outcome), "");
+}

@@ -353,7 +353,10 @@ pub(super) fn run_mount_op(op: &MountOp) -> SysResult<()> {
             sys::close(fd);
             written
         }
-        MountOp::CharDevice { path, dev } => sys::mknod(path, libc::S_IFCHR | 0o666, *dev),
+        // mknod applies the umask: the mode is set again so that every user can write /dev/null.
+        MountOp::CharDevice { path, dev } => {
+            sys::mknod(path, libc::S_IFCHR | 0o666, *dev).and_then(|()| sys::chmod(path, 0o666))
+        }
         MountOp::Sysctl { path, value } => match sys::open(path, libc::O_WRONLY, 0) {
             Ok(fd) => {
                 let written = sys::write_all(fd, value);
