@@ -338,13 +338,13 @@ fn list_dir(dir: &File) -> std::io::Result<Vec<OsString>> {
 }
 
 /// Writes cached outputs into a fresh box, before anything ran in it, owned
-/// by `uid:uid` (the slot's, as the compile's own outputs would be).
+/// by the box's user (the slot's, as the compile's own outputs would be).
 /// Files the host placed before the compile (`placed`) that the compile
 /// left among its outputs are replaced by their cached version.
 ///
 /// Only the host has touched the box at this point, so paths in it can be
 /// used directly.
-pub fn restore(artifacts: &Artifacts, boxed: &BoxDir, uid: u32) -> Result<(), ArtifactError> {
+pub fn restore(artifacts: &Artifacts, boxed: &BoxDir) -> Result<(), ArtifactError> {
     for entry in &artifacts.entries {
         check_relative(entry.path()).map_err(|_| ArtifactError::Name { path: entry.path().to_string() })?;
         let target = boxed.path().join(entry.path());
@@ -354,14 +354,7 @@ pub fn restore(artifacts: &Artifacts, boxed: &BoxDir, uid: u32) -> Result<(), Ar
         };
         match entry {
             Artifact::Dir { path, mode } => {
-                let mut current = boxed.path().to_path_buf();
-                for component in Path::new(path).components() {
-                    current.push(component);
-                    if !current.is_dir() {
-                        std::fs::DirBuilder::new().mode(0o755).create(&current).map_err(io("create", &current))?;
-                        std::os::unix::fs::chown(&current, Some(uid), Some(uid)).map_err(io("chown", &current))?;
-                    }
-                }
+                boxed.create_dirs(Path::new(path))?;
                 chmod(&target, *mode).map_err(io("chmod", &target))?;
             }
             Artifact::File { path, mode, contents } => {

@@ -156,13 +156,12 @@ pub fn execute_observed(
         report: None,
     };
     if let Some(compile) = &plan.compile {
-        let uid = sandbox.slot_uid(slot);
-        let cache = caches.artifacts().filter(|_| !compile.outputs.is_empty() && uid.is_some());
+        let cache = caches.artifacts().filter(|_| !compile.outputs.is_empty());
         let key = cache.and_then(|_| compile_key(runner, toolchain, compile, job, &plan));
         let mut restored = false;
-        if let (Some(cache), Some(key), Some(uid)) = (cache, &key, uid) {
+        if let (Some(cache), Some(key)) = (cache, &key) {
             if let Some(found) = cache.load(key) {
-                match artifacts::restore(&found, &boxed, uid) {
+                match artifacts::restore(&found, &boxed) {
                     Ok(()) => restored = true,
                     Err(e) => {
                         tracing::warn!(error = %e, %key, "cached compile outputs not placed; compiling");

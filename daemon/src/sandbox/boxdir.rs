@@ -136,15 +136,7 @@ impl BoxDir {
         validate_relative(relative)?;
         let target = self.path.join(relative);
         if let Some(parent) = relative.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let mut current = self.path.clone();
-            for component in parent.components() {
-                current.push(component);
-                if !current.exists() {
-                    std::fs::DirBuilder::new().mode(0o755).create(&current).map_err(box_err("create", &current))?;
-                    std::os::unix::fs::chown(&current, Some(self.uid), Some(self.gid))
-                        .map_err(box_err("chown", &current))?;
-                }
-            }
+            self.create_dirs(parent)?;
         }
         let mode = if executable { 0o755 } else { 0o644 };
         let mut file = std::fs::OpenOptions::new()
@@ -157,6 +149,22 @@ impl BoxDir {
         std::io::Write::write_all(&mut file, contents).map_err(box_err("write", &target))?;
         file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(box_err("chmod", &target))?;
         std::os::unix::fs::fchown(&file, Some(self.uid), Some(self.gid)).map_err(box_err("chown", &target))?;
+        Ok(())
+    }
+
+    /// Creates `relative` and every missing directory above it in the box
+    /// (before the run), 0755 and owned by the run's user.
+    pub fn create_dirs(&self, relative: &Path) -> Result<(), SandboxError> {
+        validate_relative(relative)?;
+        let mut current = self.path.clone();
+        for component in relative.components() {
+            current.push(component);
+            if !current.exists() {
+                std::fs::DirBuilder::new().mode(0o755).create(&current).map_err(box_err("create", &current))?;
+                std::os::unix::fs::chown(&current, Some(self.uid), Some(self.gid))
+                    .map_err(box_err("chown", &current))?;
+            }
+        }
         Ok(())
     }
 

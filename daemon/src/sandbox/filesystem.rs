@@ -132,8 +132,8 @@ impl<'a> Builder<'a> {
 /// The part of a root that is the same for every run of a slot with this
 /// shape, with paths under `new_root`: built once in a template mount
 /// namespace, which is then pivoted into it and made read-only by the caller.
+/// The shape has passed [`check_shape`] (every run checks its own).
 pub fn template_plan(inputs: &TemplateInputs, landlock: &LandlockPolicy) -> Result<RootPlan, String> {
-    check_shape(inputs.shape)?;
     let mut b = Builder::new(inputs.new_root);
     b.mount(Some("tmpfs"), Path::new("/"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=1m,mode=0755"))?;
     b.rule("/", landlock.read_only())?;

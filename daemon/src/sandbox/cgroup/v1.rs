@@ -70,7 +70,9 @@ impl CgroupBackend for V1Backend {
     }
 
     fn create(&self, name: &str, limits: CgroupLimits) -> Result<Box<dyn RunCgroup>, CgroupError> {
-        let mut run = V1Run { dirs: Vec::new(), procs: Vec::new(), unified: None, limits, counters: None };
+        // A new cgroup has no limits: the first set_limits only lowers them.
+        let unlimited = CgroupLimits { memory_bytes: u64::MAX, pids: u64::MAX };
+        let mut run = V1Run { dirs: Vec::new(), procs: Vec::new(), unified: None, limits: unlimited, counters: None };
         match run.configure(self, name, limits) {
             Ok(()) => Ok(Box::new(run)),
             Err(e) => {
@@ -106,14 +108,8 @@ impl V1Run {
             io::create_dir(&dir)?;
             self.dirs.push(dir);
         }
+        self.set_limits(limits)?;
         let memory = &self.dirs[0];
-        io::write(&memory.join("memory.limit_in_bytes"), &limits.memory_bytes.to_string())?;
-        let memsw = memory.join("memory.memsw.limit_in_bytes");
-        if memsw.exists() {
-            io::write(&memsw, &limits.memory_bytes.to_string())?;
-        }
-        io::write(&self.dirs[1].join("pids.max"), &limits.pids.to_string())?;
-        self.limits = limits;
         self.counters = Some(V1Counters {
             usage_user: io::CounterFile::open(self.dirs[2].join("cpuacct.usage_user"))?,
             usage_sys: io::CounterFile::open(self.dirs[2].join("cpuacct.usage_sys"))?,
