@@ -150,8 +150,10 @@ pub fn checks(data_dir: &Path) -> Vec<Check> {
 }
 
 /// Runs `/bin/true` through the full sandbox: proves the layers work together.
+/// In a work dir of its own, so that it also works while `acejudge serve`
+/// holds the data dir's sandbox (see `sandbox::workdir_lock`).
 fn smoke_run(data_dir: &Path) -> Check {
-    let config = SandboxConfig { work_dir: data_dir.join("sandbox"), slots: 1, ..SandboxConfig::default() };
+    let config = SandboxConfig { work_dir: data_dir.join("doctor-sandbox"), slots: 1, ..SandboxConfig::default() };
     let result = Sandbox::new(config).and_then(|sandbox| {
         let boxed = sandbox.create_box(0, 1 << 20)?;
         let spec = SandboxSpec {

@@ -32,6 +32,12 @@ pub enum SandboxError {
     Syscall { what: &'static str, source: std::io::Error },
     #[error("the sandbox could not {}: {}", .step.name(), std::io::Error::from_raw_os_error(*.errno))]
     ChildSetup { step: Step, errno: i32 },
+    #[error(
+        "the sandbox directory {} is in use by {holder}: one AceJudge process per data dir \
+         (use another --data-dir, or go through that process)",
+        .dir.display()
+    )]
+    WorkDirBusy { dir: PathBuf, holder: String },
     #[error("cannot execute `{program}`: {source}")]
     Exec { program: String, source: std::io::Error },
 }

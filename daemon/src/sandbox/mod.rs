@@ -51,6 +51,7 @@ pub mod steptrace;
 pub mod supervise;
 mod sys;
 pub mod template;
+pub mod workdir_lock;
 
 pub use boxdir::BoxDir;
 pub use error::SandboxError;
@@ -82,6 +83,9 @@ pub struct SandboxConfig {
     /// attached by writing `cgroup.procs` (v1 controllers). Without it every
     /// attach waits for an RCU grace period: 5–25 ms per run on a busy host.
     pub favor_dynmods: bool,
+    /// How long to wait for another process's sandbox on the same `work_dir`
+    /// to end ([`workdir_lock`]); a daemon holding it is not waited for.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SandboxConfig {
@@ -94,6 +98,7 @@ impl Default for SandboxConfig {
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
             cgroup_group: "acejudge".into(),
             favor_dynmods: true,
+            lock_wait: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -121,6 +126,8 @@ pub struct Sandbox {
     new_root: PathBuf,
     last_cap: u32,
     runs: AtomicU64,
+    /// Released last, once the slots' mounts are gone.
+    _lock: workdir_lock::WorkDirLock,
 }
 
 impl Sandbox {
@@ -154,7 +161,13 @@ impl Sandbox {
         }
         let new_root = config.work_dir.join("root");
         let boxes = config.work_dir.join("boxes");
-        for dir in [&config.work_dir, &new_root, &boxes] {
+        std::fs::create_dir_all(&config.work_dir).map_err(|source| SandboxError::Box {
+            what: "create",
+            path: config.work_dir.clone(),
+            source,
+        })?;
+        let lock = workdir_lock::WorkDirLock::acquire(&config.work_dir, config.lock_wait)?;
+        for dir in [&new_root, &boxes] {
             std::fs::create_dir_all(dir).map_err(|source| SandboxError::Box {
                 what: "create",
                 path: dir.clone(),
@@ -190,7 +203,18 @@ impl Sandbox {
             what: "compile the seccomp policy",
             source: std::io::Error::other("the compile thread panicked"),
         })??;
-        Ok(Sandbox { layout, cgroups, spares, landlock, seccomp, slots, new_root, last_cap, runs: AtomicU64::new(0) })
+        Ok(Sandbox {
+            layout,
+            cgroups,
+            spares,
+            landlock,
+            seccomp,
+            slots,
+            new_root,
+            last_cap,
+            runs: AtomicU64::new(0),
+            _lock: lock,
+        })
     }
 
     pub fn slots(&self) -> usize {
