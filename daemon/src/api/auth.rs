@@ -2,6 +2,11 @@
 //! loopback (or when configured); otherwise a request without a token is
 //! anonymous, and one with a token is still checked.
 //! 401: no token, a malformed header, or an unknown token. 403: a revoked token.
+//!
+//! Requests that came through the daemon's local socket (`DATA_DIR/run/api.sock`,
+//! in a directory only the daemon's user can enter) carry [`LocalPeer`] and are
+//! [`Caller::Local`]: the host's administrator, as trusted as a one-shot
+//! `acejudge` command run by the same user.
 
 use super::error::ApiError;
 use super::AppState;
@@ -19,20 +24,26 @@ const MAX_TOKEN_LEN: usize = 256;
 pub enum Caller {
     Anonymous,
     Token(TokenInfo),
+    /// Through the local socket: no token, no rate limit, the CLI's run limits.
+    Local,
 }
+
+/// Marks a request that arrived on the local socket (set by the socket's router only).
+#[derive(Clone, Copy, Debug)]
+pub struct LocalPeer;
 
 impl Caller {
     /// The key of its rate limit and idempotency scope: the token's id, 0 without a token.
     pub fn scope(&self) -> i64 {
         match self {
-            Caller::Anonymous => 0,
+            Caller::Anonymous | Caller::Local => 0,
             Caller::Token(token) => token.id,
         }
     }
 
     pub fn token_id(&self) -> Option<i64> {
         match self {
-            Caller::Anonymous => None,
+            Caller::Anonymous | Caller::Local => None,
             Caller::Token(token) => Some(token.id),
         }
     }
@@ -41,7 +52,12 @@ impl Caller {
 /// Middleware: resolves the caller or answers 401/403.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let header = request.headers().get(header::AUTHORIZATION).cloned();
-    match caller(&state, header).await {
+    let resolved = if request.extensions().get::<LocalPeer>().is_some() {
+        Ok(Caller::Local)
+    } else {
+        caller(&state, header).await
+    };
+    match resolved {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod local_socket;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
@@ -107,6 +108,11 @@ impl AppState {
             let _ = receiver.wait_for(|stopping| *stopping).await;
         }
     }
+}
+
+/// The router of the local socket: the same routes, every request a [`auth::Caller::Local`].
+pub fn local_router(state: AppState) -> Router {
+    router(state).layer(axum::Extension(auth::LocalPeer))
 }
 
 /// The router with every route of [`ROUTES`].

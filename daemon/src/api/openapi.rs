@@ -48,8 +48,8 @@ pub fn document() -> Value {
                     "attempts": { "type": "integer" }, "created_at": { "type": "integer" }, "started_at": { "type": ["integer", "null"] }, "finished_at": { "type": ["integer", "null"] },
                     "tests": { "type": "array", "items": { "$ref": "#/components/schemas/TestResult" } } } },
                 "SubmissionPage": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Submission" } }, "next_cursor": { "type": ["string", "null"] } } },
-                "ExecutionRequest": { "type": "object", "required": ["language", "file"], "additionalProperties": false, "properties": { "language": { "type": "string" }, "file": { "$ref": "#/components/schemas/File" }, "stdin": { "type": "string" } } },
-                "ExecutionReport": { "type": "object", "properties": { "status": { "type": "string" }, "exit_code": { "type": ["integer", "null"] }, "stdout": { "type": "string" }, "stderr": { "type": "string" }, "compile_output": { "type": ["string", "null"] }, "wall_ms": { "type": "integer" }, "cpu_ms": { "type": "integer" }, "memory_peak_bytes": { "type": ["integer", "null"] } } },
+                "ExecutionRequest": { "type": "object", "required": ["language", "file"], "additionalProperties": false, "properties": { "language": { "type": "string" }, "file": { "$ref": "#/components/schemas/File" }, "stdin": { "type": "string" }, "limits": { "type": "object", "description": "Optional; over HTTP at most the defaults (3000 ms, 256 MiB), through the local socket at most the CLI's (600 s)", "required": ["wall_ms", "memory_bytes"], "additionalProperties": false, "properties": { "wall_ms": { "type": "integer", "minimum": 1 }, "memory_bytes": { "type": "integer", "minimum": 16777216 } } } } },
+                "ExecutionReport": { "type": "object", "properties": { "status": { "type": "string" }, "exit_code": { "type": ["integer", "null"] }, "stdout": { "type": "string" }, "stderr": { "type": "string" }, "compile_output": { "type": ["string", "null"] }, "message": { "type": ["string", "null"] }, "wall_ms": { "type": "integer" }, "cpu_ms": { "type": "integer" }, "memory_peak_bytes": { "type": ["integer", "null"] }, "language": { "type": "string" }, "toolchain_version": { "type": "string" } } },
                 "Challenge": { "type": "object", "description": "Statement, limits and per-language entry file, interface and starter. Never hidden tests or the reference solution." }
             }
         },
@@ -99,7 +99,7 @@ pub fn document() -> Value {
                     "200": ok_json("How it ended", "ExecutionReport"),
                     "400": error_response("Malformed JSON"),
                     "413": error_response("Body, file or stdin over the limit"),
-                    "422": error_response("Unknown language or bad file name"),
+                    "422": error_response("Unknown language, bad file name or limits over the ceiling"),
                     "429": error_response("Rate limited (Retry-After)"),
                     "503": error_response("Busy or shutting down (Retry-After)")
                 })) } },

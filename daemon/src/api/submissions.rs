@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::body::{check_file_name, read_json};
 use super::error::ApiError;
 use super::AppState;
-use crate::judge::{Execution, Submission, SubmittedFile};
+use crate::judge::{Execution, ExecutionLimits, Submission, SubmittedFile};
 use crate::queue::HubEvent;
 use crate::store::{sha256_hex, Enqueued, IdempotencyKey, NewSubmission, Status, SubmissionRecord};
 use axum::body::Body;
@@ -52,6 +52,44 @@ pub struct ExecutionRequest {
     pub file: SubmittedFile,
     #[serde(default)]
     pub stdin: String,
+    /// The run's limits; omitted = the defaults, which are also the ceiling
+    /// over HTTP. Callers on the local socket may ask for up to the CLI's.
+    #[serde(default)]
+    pub limits: Option<ExecutionLimits>,
+}
+
+/// The most an ad-hoc run may ask for: `(wall ms, memory bytes)`.
+fn execution_ceiling(caller: &Caller) -> (u64, u64) {
+    match caller {
+        // What `acejudge run` allows a local administrator.
+        Caller::Local => (600_000, 1 << 40),
+        // The platform's promise: 3 s, 256 MiB.
+        Caller::Anonymous | Caller::Token(_) => (3_000, 256 << 20),
+    }
+}
+
+/// Smallest memory a run may ask for: below it no runtime starts.
+const MIN_EXECUTION_MEMORY: u64 = 16 << 20;
+
+fn check_execution_limits(caller: &Caller, limits: &Option<ExecutionLimits>) -> Result<(), ApiError> {
+    let Some(limits) = limits else { return Ok(()) };
+    let (max_wall, max_memory) = execution_ceiling(caller);
+    if limits.wall_ms == 0 || limits.wall_ms > max_wall {
+        return Err(ApiError::unprocessable(
+            "bad_limits",
+            format!("limits.wall_ms is {}: it must be between 1 and {max_wall}", limits.wall_ms),
+        ));
+    }
+    if limits.memory_bytes < MIN_EXECUTION_MEMORY || limits.memory_bytes > max_memory {
+        return Err(ApiError::unprocessable(
+            "bad_limits",
+            format!(
+                "limits.memory_bytes is {}: it must be between {MIN_EXECUTION_MEMORY} and {max_memory}",
+                limits.memory_bytes
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn bad_query(rejection: QueryRejection) -> ApiError {
@@ -59,7 +97,11 @@ fn bad_query(rejection: QueryRejection) -> ApiError {
 }
 
 /// Spends one run of the caller's rate limit, or answers 429 with Retry-After.
+/// Counts a run against the caller's rate limit; the local socket's caller has none.
 fn spend_run(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if matches!(caller, Caller::Local) {
+        return Ok(());
+    }
     state.limiter.check(caller.scope(), Instant::now()).map_err(|wait| {
         state.queue.metrics().reject("rate_limited");
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many runs for this token: slow down")
@@ -285,9 +327,18 @@ pub async fn execute(
             format!("unknown language `{}`: available are {}", request.language, available.join(", ")),
         ));
     }
+    check_execution_limits(&caller, &request.limits)?;
     spend_run(&state, &caller)?;
-    let execution = Execution { language: request.language, file: request.file, stdin: request.stdin };
-    let report = tokio::time::timeout(state.wait_timeout, state.queue.execute(execution)).await.map_err(|_| {
+    let execution =
+        Execution { language: request.language, file: request.file, stdin: request.stdin, limits: request.limits };
+    // A local caller may ask for a longer run than the HTTP bound: wait for it (and a compile) too.
+    let bound = match (&caller, &execution.limits) {
+        (Caller::Local, Some(limits)) => {
+            state.wait_timeout.max(Duration::from_millis(limits.wall_ms) + Duration::from_secs(60))
+        }
+        _ => state.wait_timeout,
+    };
+    let report = tokio::time::timeout(bound, state.queue.execute(execution)).await.map_err(|_| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "no worker slot answered in time").retry_after(5)
     })??;
     Ok((StatusCode::OK, Json(report)).into_response())

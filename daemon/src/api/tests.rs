@@ -29,6 +29,15 @@ fn options() -> ApiOptions {
 }
 
 fn api_with(options: ApiOptions, slots: usize, backlog: usize) -> TestApi {
+    api_built(options, slots, backlog, router)
+}
+
+/// The API as the local socket serves it.
+fn local_api_with(options: ApiOptions) -> TestApi {
+    api_built(options, 2, 100, local_router)
+}
+
+fn api_built(options: ApiOptions, slots: usize, backlog: usize, make: fn(AppState) -> Router) -> TestApi {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("acejudge.db")).unwrap();
     let judge = Arc::new(FakeJudge::new());
@@ -37,7 +46,7 @@ fn api_with(options: ApiOptions, slots: usize, backlog: usize) -> TestApi {
         Queue::start(Arc::clone(&store), service, Arc::new(Metrics::default()), QueueOptions { slots, backlog })
             .unwrap();
     let state = AppState::new(Arc::new(queue), options);
-    TestApi { router: router(state), judge, store, _dir: dir }
+    TestApi { router: make(state), judge, store, _dir: dir }
 }
 
 fn api() -> TestApi {
@@ -408,6 +417,39 @@ async fn executions_run_ad_hoc_and_unknown_languages_are_422() {
     let mut bad = run;
     bad["file"]["name"] = json!("../main.py");
     assert_eq!(api.post("/v1/executions", &bad).await.error_code(), "bad_file_name");
+}
+
+#[tokio::test]
+async fn execution_limits_are_capped_over_http_and_the_local_socket_needs_no_token_nor_rate() {
+    let strict = ApiOptions { tokens_required: true, rate_limit: 1, ..options() };
+    let run = |limits: Value| {
+        json!({ "language": "python", "file": { "name": "main.py", "content": "print(input())" },
+                "stdin": "hi\n", "limits": limits })
+    };
+    let default = json!({ "wall_ms": 3000, "memory_bytes": 256u64 << 20 });
+    let long = json!({ "wall_ms": 60_000, "memory_bytes": 1u64 << 30 });
+
+    let http = api_with(options(), 2, 100);
+    assert_eq!(http.post("/v1/executions", &run(default.clone())).await.status, StatusCode::OK);
+    let over = http.post("/v1/executions", &run(long.clone())).await;
+    assert_eq!((over.status, over.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "bad_limits"));
+    assert!(over.json()["error"]["message"].as_str().unwrap().contains("limits.wall_ms is 60000"), "{}", over.text);
+    let strict_http = api_with(strict.clone(), 2, 100);
+    assert_eq!(strict_http.post("/v1/executions", &run(default)).await.status, StatusCode::UNAUTHORIZED);
+
+    let local = local_api_with(strict);
+    for _ in 0..3 {
+        let answer = local.post("/v1/executions", &run(long.clone())).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.json()["stdout"], "hi\n");
+    }
+    for bad in [json!({ "wall_ms": 0, "memory_bytes": 1u64 << 30 }), json!({ "wall_ms": 1000, "memory_bytes": 1024 })] {
+        let answer = local.post("/v1/executions", &run(bad)).await;
+        assert_eq!((answer.status, answer.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "bad_limits"));
+    }
+    let unknown =
+        local.post("/v1/executions", &run(json!({ "wall_ms": 1000, "memory_bytes": 1u64 << 30, "cpu": 1 }))).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "unknown limit fields are refused: {}", unknown.text);
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! to finish, the rest are re-queued for the next start.
 //!
 //! Once listening it prints one line on stdout, `acejudge: listening on
-//! http://ADDRESS`, with the real port when the configured one is 0.
+//! http://ADDRESS`, with the real port when the configured one is 0. The same
+//! API is also served on the local socket `DATA_DIR/run/api.sock`
+//! ([`crate::api::local_socket`]), which `acejudge run` uses.
 
 use crate::api::{self, ApiOptions, AppState};
 use crate::config::{self, Config};
@@ -89,15 +91,22 @@ pub fn run(args: ServeArgs, data_dir: &Path, plugins: &super::runners::PluginArg
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(config, store, judge, slots));
+    let result = runtime.block_on(serve(config, &data_dir, store, judge, slots));
     runtime.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| 0)
 }
 
-async fn serve(config: Config, store: Arc<Store>, judge: Arc<dyn JudgeService>, slots: usize) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    data_dir: &Path,
+    store: Arc<Store>,
+    judge: Arc<dyn JudgeService>,
+    slots: usize,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let (local_listener, _socket_file) = api::local_socket::bind(data_dir)?;
     let local = listener.local_addr().context("no local address")?;
     if config.tokens_required() && store.list_tokens()?.iter().all(|t| t.revoked_at.is_some()) {
         tracing::warn!(
@@ -118,6 +127,11 @@ async fn serve(config: Config, store: Arc<Store>, judge: Arc<dyn JudgeService>, 
     );
     let app = api::router(state.clone());
     let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(state.shutting_down()).into_future());
+    let local_server = tokio::spawn(
+        axum::serve(local_listener, api::local_router(state.clone()))
+            .with_graceful_shutdown(state.shutting_down())
+            .into_future(),
+    );
     // Signal handlers first: a SIGTERM right after "ready" must already stop cleanly.
     let signals = Signals::install()?;
     println!("acejudge: listening on http://{local}");
@@ -141,6 +155,9 @@ async fn serve(config: Config, store: Arc<Store>, judge: Arc<dyn JudgeService>, 
         Ok(Ok(Err(error))) => tracing::warn!(%error, "the HTTP server stopped with an error"),
         Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
         Err(_) => tracing::warn!("open connections did not close in time"),
+    }
+    if let Ok(Ok(Err(error))) = tokio::time::timeout(Duration::from_secs(1), local_server).await {
+        tracing::warn!(%error, "the local socket's server stopped with an error");
     }
     tracing::info!("stopped");
     Ok(())

@@ -232,6 +232,12 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("acejudge.db")
 }
 
+/// The serving daemon's local socket: the same API for the host's
+/// administrator, inside a directory only the daemon's user may enter.
+pub fn local_socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("run").join("api.sock")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 pub mod pipeline;
 pub mod verdict;
 
-pub use pipeline::{Judge, JudgeConfig};
+pub use pipeline::{execution_report, Judge, JudgeConfig};
 pub use verdict::Verdict;
 
 use crate::challenges::Catalog;
@@ -84,6 +84,18 @@ pub struct Execution {
     pub language: String,
     pub file: SubmittedFile,
     pub stdin: String,
+    /// The run step's limits; `None` is the runner's defaults (3 s, 256 MiB).
+    pub limits: Option<ExecutionLimits>,
+}
+
+/// What an ad-hoc run may use (the API checks them against the caller's ceiling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionLimits {
+    /// Wall-clock limit; the CPU-time limit is twice it.
+    pub wall_ms: u64,
+    /// Memory of the run step (the runner may add its runtime's allowance).
+    pub memory_bytes: u64,
 }
 
 /// How an ad-hoc program ended.
@@ -96,9 +108,17 @@ pub struct ExecutionReport {
     pub stdout: String,
     pub stderr: String,
     pub compile_output: Option<String>,
+    /// What the user needs beyond the output: the limit hit, a crash's cause.
+    #[serde(default)]
+    pub message: Option<String>,
     pub wall_ms: u64,
     pub cpu_ms: u64,
     pub memory_peak_bytes: Option<u64>,
+    /// The runner and toolchain that ran it (`python`, `Python 3.11.2`).
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub toolchain_version: String,
 }
 
 /// A language the judge can run.

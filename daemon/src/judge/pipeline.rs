@@ -280,29 +280,42 @@ impl JudgeService for Judge {
             vec![(program.file.name.clone(), program.file.content.as_bytes().to_vec())],
         );
         job.stdin = program.stdin.as_bytes().to_vec();
+        if let Some(limits) = program.limits {
+            job.limits.run.wall_ms = limits.wall_ms;
+            job.limits.run.cpu_ms = limits.wall_ms.saturating_mul(2);
+            job.limits.run.memory_bytes = limits.memory_bytes;
+        }
         let execution = plugins::execute(&self.sandbox, slot, runner, &self.caches, &job)
             .map_err(|e| Judge::runner_error(language, e))?;
-        let compile_failed = execution.compile.as_ref().filter(|c| c.outcome.status != Status::Ok);
-        let run = execution.run.as_ref();
-        let status = match (compile_failed, run) {
-            (Some(c), _) if matches!(c.outcome.status, Status::NonzeroExit | Status::Signaled) => "compilation_error",
-            (Some(c), _) => status_name(&c.outcome.status),
-            (None, Some(r)) if diagnosed(Some(r), DiagnosisKind::CompileError).is_some() => "compilation_error",
-            (None, Some(r)) if diagnosed(Some(r), DiagnosisKind::MemoryLimit).is_some() => "memory_limit",
-            (None, Some(r)) => status_name(&r.outcome.status),
-            (None, None) => "internal_error",
-        };
-        let timed = run.or(execution.compile.as_ref());
-        Ok(ExecutionReport {
-            status: status.into(),
-            exit_code: run.and_then(|r| r.outcome.exit_code),
-            stdout: run.map(|r| r.output.stdout.clone()).unwrap_or_default(),
-            stderr: run.map(|r| r.output.stderr.clone()).unwrap_or_default(),
-            compile_output: compile_failed.map(combined_output),
-            wall_ms: timed.map_or(0, |s| s.outcome.wall_ms),
-            cpu_ms: timed.map_or(0, |s| s.outcome.cpu_user_ms + s.outcome.cpu_sys_ms),
-            memory_peak_bytes: timed.and_then(|s| s.outcome.memory_peak_bytes),
-        })
+        Ok(execution_report(&execution))
+    }
+}
+
+/// What an ad-hoc run tells its caller, from everything the plugin host recorded.
+pub fn execution_report(execution: &plugins::Execution) -> ExecutionReport {
+    let compile_failed = execution.compile.as_ref().filter(|c| c.outcome.status != Status::Ok);
+    let run = execution.run.as_ref();
+    let status = match (compile_failed, run) {
+        (Some(c), _) if matches!(c.outcome.status, Status::NonzeroExit | Status::Signaled) => "compilation_error",
+        (Some(c), _) => status_name(&c.outcome.status),
+        (None, Some(r)) if diagnosed(Some(r), DiagnosisKind::CompileError).is_some() => "compilation_error",
+        (None, Some(r)) if diagnosed(Some(r), DiagnosisKind::MemoryLimit).is_some() => "memory_limit",
+        (None, Some(r)) => status_name(&r.outcome.status),
+        (None, None) => "internal_error",
+    };
+    let timed = run.or(execution.compile.as_ref());
+    ExecutionReport {
+        status: status.into(),
+        exit_code: run.and_then(|r| r.outcome.exit_code),
+        stdout: run.map(|r| r.output.stdout.clone()).unwrap_or_default(),
+        stderr: run.map(|r| r.output.stderr.clone()).unwrap_or_default(),
+        compile_output: compile_failed.map(combined_output),
+        message: timed.and_then(|s| s.diagnosis.as_ref()).map(|d| d.message.clone()),
+        wall_ms: timed.map_or(0, |s| s.outcome.wall_ms),
+        cpu_ms: timed.map_or(0, |s| s.outcome.cpu_user_ms + s.outcome.cpu_sys_ms),
+        memory_peak_bytes: timed.and_then(|s| s.outcome.memory_peak_bytes),
+        language: execution.runner.clone(),
+        toolchain_version: execution.toolchain_version.clone(),
     }
 }
 

@@ -128,9 +128,12 @@ impl JudgeService for FakeJudge {
             stdout: execution.stdin.clone(),
             stderr: String::new(),
             compile_output: None,
+            message: None,
             wall_ms: 1,
             cpu_ms: 1,
             memory_peak_bytes: None,
+            language: execution.language.clone(),
+            toolchain_version: "fake 1".into(),
         })
     }
 }

@@ -163,6 +163,7 @@ async fn executions_run_on_a_slot_and_answer_directly() {
         language: "python".into(),
         file: SubmittedFile { name: "main.py".into(), content: "print(input())".into() },
         stdin: "hello\n".into(),
+        limits: None,
     };
     let report = queue.execute(execution).await.unwrap();
     assert_eq!(report.stdout, "hello\n");
