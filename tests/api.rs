@@ -453,3 +453,79 @@ fn fifty_submissions_survive_a_sigkill_and_each_completes_exactly_once() {
     assert_eq!(integrity, "ok");
     assert!(daemon.stop().success(), "SIGTERM is a clean stop");
 }
+
+/// `acejudge run --data-dir DIR …`: its exit status, stdout and stderr.
+fn run_cli(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(acejudge_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("run")
+        .args(args)
+        .env_remove("ACEJUDGE_DATA_DIR")
+        .output()
+        .expect("run acejudge");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn acejudge_run_goes_through_the_daemon_serving_its_data_dir_and_runs_alone_without_one() {
+    if !require_root("acejudge_run_goes_through_the_daemon_serving_its_data_dir_and_runs_alone_without_one") {
+        return;
+    }
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // Tokens required and one run per window over HTTP: the local socket needs neither.
+    let extra = "[auth]\nrequire_on_loopback = true\nrate_limit = 1\nrate_window_secs = 600\n";
+    let daemon = Daemon::start(dir.path(), extra);
+    let data = dir.path().join("data");
+    let socket = data.join("run/api.sock");
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata(&socket).expect("the daemon made its local socket");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(data.join("run")).unwrap().permissions().mode() & 0o777, 0o700);
+
+    let source = dir.path().join("main.py");
+    std::fs::write(&source, "import sys\nprint('hello', input())\nprint('to stderr', file=sys.stderr)\n").unwrap();
+    let stdin = dir.path().join("in.txt");
+    std::fs::write(&stdin, "world\n").unwrap();
+    let (source, stdin) = (source.to_str().unwrap(), stdin.to_str().unwrap());
+    // By extension, three times (over the HTTP rate limit), and longer than HTTP callers may ask for.
+    for _ in 0..3 {
+        let (ok, out, err) = run_cli(&data, &["--lang", "py", source, "--stdin", stdin, "--wall", "5s"]);
+        assert!(ok, "{err}");
+        assert_eq!(out, "hello world\n");
+        assert!(err.starts_with("to stderr\n") && err.contains("acejudge: run ok, exit 0"), "{err}");
+        assert!(err.contains("(python, Python 3") && err.contains("through acejudge serve"), "{err}");
+    }
+    let (ok, out, _) = run_cli(&data, &["--lang", "python", source, "--stdin", stdin, "--json"]);
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(ok && report["status"] == "ok" && report["stdout"] == "hello world\n", "{report}");
+    let crash = dir.path().join("crash.py");
+    std::fs::write(&crash, "raise ValueError('boom')\n").unwrap();
+    let (ok, _, err) = run_cli(&data, &["--lang", "python", crash.to_str().unwrap()]);
+    assert!(!ok && err.contains("ValueError: boom") && err.contains("acejudge: run runtime error, exit 1"), "{err}");
+
+    // A one-shot run would share the daemon's directories: refused at once, naming the daemon.
+    let started = Instant::now();
+    let (ok, _, err) = run_cli(&data, &["--local", "--lang", "python", source, "--stdin", stdin]);
+    assert!(!ok && err.contains("is in use by pid") && err.contains(" serve"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "a daemon holder is not waited for");
+
+    // A dead daemon's socket: the run goes one-shot; a new daemon replaces the socket; a clean stop removes it.
+    let config = daemon.config.clone();
+    daemon.crash();
+    assert!(socket.exists(), "SIGKILL leaves the socket behind");
+    let (ok, out, err) = run_cli(&data, &["--lang", "python", source, "--stdin", stdin]);
+    assert!(ok && out == "hello world\n", "{err}");
+    assert!(!err.contains("through acejudge serve"), "{err}");
+    let daemon = Daemon::start_with(&config);
+    let (ok, _, err) = run_cli(&data, &["--lang", "python", source, "--stdin", stdin]);
+    assert!(ok && err.contains("through acejudge serve"), "{err}");
+    assert!(daemon.stop().success());
+    assert!(!socket.exists(), "a clean stop removes the socket");
+}

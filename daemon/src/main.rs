@@ -4,9 +4,25 @@ use acejudge::cli::{self, Cli, Command};
 use clap::Parser;
 
 fn main() {
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        // Usage errors are one line that says what to fix; help and version print as usual.
+        Err(e) if e.use_stderr() => {
+            let message = e.to_string();
+            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments").trim());
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
+    // `acejudge run` hands its program to a daemon serving this data dir when one answers;
+    // it then builds no sandbox of its own.
+    let daemon = match &args.command {
+        Command::Run(run) => cli::run::connect_daemon(run, &args.data_dir, &args.plugins),
+        _ => None,
+    };
     // While still single-threaded: the sandbox's own mounts must die with this process.
     // SAFETY: geteuid has no preconditions.
-    let private_mounts = if unsafe { libc::geteuid() } == 0 {
+    let private_mounts = if daemon.is_none() && args.command.builds_sandbox() && unsafe { libc::geteuid() } == 0 {
         Some(acejudge::sandbox::namespaces::private_mount_namespace())
     } else {
         None
@@ -23,21 +39,11 @@ fn main() {
         }
         None => {}
     }
-    let args = match Cli::try_parse() {
-        Ok(args) => args,
-        // Usage errors are one line that says what to fix; help and version print as usual.
-        Err(e) if e.use_stderr() => {
-            let message = e.to_string();
-            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments").trim());
-            std::process::exit(2);
-        }
-        Err(e) => e.exit(),
-    };
     let result = match args.command {
         Command::Exec(exec) => cli::exec::run(*exec, &args.data_dir),
         Command::Doctor => cli::doctor::run(&args.data_dir),
         Command::Runners(runners) => cli::runners::run(runners, &args.data_dir, &args.plugins),
-        Command::Run(run) => cli::run::run(run, &args.data_dir, &args.plugins),
+        Command::Run(run) => cli::run::run(run, &args.data_dir, &args.plugins, daemon),
         Command::Serve(serve) => cli::serve::run(serve, &args.data_dir, &args.plugins),
         Command::Judge(judge) => cli::judge::run(judge, &args.data_dir, &args.plugins),
         Command::Challenges(challenges) => cli::judge::challenges(challenges),

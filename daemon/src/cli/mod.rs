@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod exec;
 pub mod judge;
+pub mod local_client;
 pub mod run;
 pub mod runners;
 pub mod serve;
@@ -42,4 +43,12 @@ pub enum Command {
     Challenges(judge::ChallengesArgs),
     /// Create, list or revoke API tokens.
     Token(token::TokenArgs),
+}
+
+impl Command {
+    /// Whether the command may build a sandbox in this process (and so wants
+    /// a private mount namespace, made while the process is single-threaded).
+    pub fn builds_sandbox(&self) -> bool {
+        !matches!(self, Command::Challenges(_) | Command::Token(_))
+    }
 }

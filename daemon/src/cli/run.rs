@@ -3,23 +3,33 @@
 //!
 //! The program's stdout goes to stdout and its stderr to stderr, unchanged;
 //! then one `acejudge:` line on stderr says how it ended (or the compiler's
-//! message). `--json` prints the whole execution as JSON instead. The exit
-//! status is 0 when the program ran and exited 0, 1 otherwise.
+//! message). `--json` prints the run as the API's `ExecutionReport` instead.
+//! The exit status is 0 when the program ran and exited 0, 1 otherwise.
 //!
-//! A one-shot process pays every set-up cost once per program, so it loads
-//! only the runner it needs ([`Registry::load_for`]), reuses a still-valid
-//! toolchain probe from the data dir, and builds the [`Sandbox`] (seccomp
-//! compile, cgroups, network namespace, slot tmpfs) on a second thread while
-//! the plugin is loaded and asked for its toolchain.
+//! Two ways to run, the same result:
+//! - **Through the daemon.** When `acejudge serve` runs on the same data dir,
+//!   the program goes to it over the local socket ([`super::local_client`]):
+//!   the daemon's sandbox, runners and compile cache are already warm, so
+//!   this costs the command's own start and one run. The daemon holds the
+//!   data dir, so a one-shot run there could not start anyway.
+//! - **One-shot** (no daemon, `--local`, or `--runners-dir`/`--runner-config`,
+//!   which the daemon would not honour). A one-shot process pays every set-up
+//!   cost once per program, so it loads only the runner it needs
+//!   ([`Registry::load_for`]), reuses a still-valid toolchain probe from the
+//!   data dir, and builds the [`Sandbox`] (seccomp compile, cgroups, network
+//!   namespace, slot tmpfs) on a second thread while the plugin is loaded and
+//!   asked for its toolchain.
 
+use super::local_client::LocalClient;
 use super::runners::{find_runner, PluginArgs};
 use super::units::{parse_duration, parse_size};
+use crate::judge::{execution_report, ExecutionReport, LanguageInfo};
 use crate::plugins::api::Mode;
-use crate::plugins::{self, CacheStore, Job, Registry, StepResult};
-use crate::sandbox::{Sandbox, SandboxConfig, Status};
+use crate::plugins::{self, CacheStore, Job, Registry};
+use crate::sandbox::{Sandbox, SandboxConfig};
 use anyhow::{bail, Context};
 use clap::Args;
-use serde::Serialize;
+use hyper::{Method, StatusCode};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,20 +50,38 @@ pub struct RunArgs {
     /// Memory of the run step (the runner may add its runtime's allowance).
     #[arg(long, default_value = "256M", value_parser = parse_size)]
     pub mem: u64,
-    /// Print the execution (outcomes, diagnosis, stdout, stderr) as JSON.
+    /// Print how it ended as JSON (the API's ExecutionReport: status, exit code, stdout, stderr…).
     #[arg(long)]
     pub json: bool,
+    /// Run in this process even when `acejudge serve` runs on this data dir
+    /// (which then holds the data dir: the run waits for nothing and fails).
+    #[arg(long)]
+    pub local: bool,
 }
 
-#[derive(Serialize)]
-struct JsonOutput<'a> {
-    #[serde(flatten)]
-    execution: &'a plugins::Execution,
-    stdout: String,
-    stderr: String,
+/// What ran, how it ended, and the program's output as bytes.
+struct Ran {
+    report: ExecutionReport,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    through_daemon: bool,
 }
 
-pub fn run(args: RunArgs, data_dir: &Path, plugin_args: &PluginArgs) -> anyhow::Result<u8> {
+/// The daemon serving `data_dir`, when this run may go through it: not
+/// `--local`, and no plugin options the daemon would not honour. Called
+/// before anything else, while the process is single-threaded: no sandbox
+/// (nor its private mount namespace) is built when a daemon answers.
+pub fn connect_daemon(args: &RunArgs, data_dir: &Path, plugin_args: &PluginArgs) -> Option<LocalClient> {
+    let daemon_may_run_it = !args.local && plugin_args.runners_dir.is_none() && plugin_args.runner_config.is_none();
+    daemon_may_run_it.then(|| LocalClient::connect(data_dir)).flatten()
+}
+
+pub fn run(
+    args: RunArgs,
+    data_dir: &Path,
+    plugin_args: &PluginArgs,
+    daemon: Option<LocalClient>,
+) -> anyhow::Result<u8> {
     let source = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let entry = args
         .file
@@ -68,6 +96,87 @@ pub fn run(args: RunArgs, data_dir: &Path, plugin_args: &PluginArgs) -> anyhow::
     if args.wall.is_zero() || args.wall > Duration::from_secs(600) {
         bail!("--wall must be between 1ms and 600s");
     }
+    let through_daemon = match (daemon, std::str::from_utf8(&source), std::str::from_utf8(&stdin)) {
+        (Some(client), Ok(source), Ok(stdin)) => Some(run_through_daemon(client, &args, &entry, source, stdin)?),
+        (Some(_), _, _) => bail!(
+            "the judge serving {} takes UTF-8 source and stdin, and holds the data dir: \
+             use another --data-dir for this program",
+            data_dir.display()
+        ),
+        (None, _, _) => None,
+    };
+    let ran = match through_daemon {
+        Some(ran) => ran,
+        None => run_one_shot(&args, data_dir, plugin_args, entry, source, stdin)?,
+    };
+    let ok = ran.report.status == "ok";
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&ran.report)?);
+        return Ok(u8::from(!ok));
+    }
+    std::io::stdout().write_all(&ran.stdout)?;
+    std::io::stdout().flush()?;
+    std::io::stderr().write_all(&ran.stderr)?;
+    eprintln!("{}", summary(&ran.report, ran.through_daemon));
+    Ok(u8::from(!ok))
+}
+
+/// The program through the daemon's `POST /v1/executions`, on its local socket.
+fn run_through_daemon(
+    mut client: LocalClient,
+    args: &RunArgs,
+    entry: &str,
+    source: &str,
+    stdin: &str,
+) -> anyhow::Result<Ran> {
+    let mut request = serde_json::json!({
+        "language": args.lang,
+        "file": { "name": entry, "content": source },
+        "stdin": stdin,
+        "limits": { "wall_ms": args.wall.as_millis() as u64, "memory_bytes": args.mem },
+    });
+    let mut answer = client.request(Method::POST, "/v1/executions", Some(&request))?;
+    if answer.status == StatusCode::UNPROCESSABLE_ENTITY && answer.error().0 == "unknown_language" {
+        // `--lang` may name an extension (`py`): the daemon knows which runner has it.
+        if let Some(id) = language_by_extension(&mut client, &args.lang)? {
+            request["language"] = id.into();
+            answer = client.request(Method::POST, "/v1/executions", Some(&request))?;
+        }
+    }
+    if answer.status != StatusCode::OK {
+        let (code, message) = answer.error();
+        bail!("the judge serving this data dir refused the run ({} {code}): {message}", answer.status.as_u16());
+    }
+    let report: ExecutionReport =
+        serde_json::from_slice(&answer.body).context("the daemon's answer is not an ExecutionReport")?;
+    let (stdout, stderr) = (report.stdout.clone().into_bytes(), report.stderr.clone().into_bytes());
+    Ok(Ran { report, stdout, stderr, through_daemon: true })
+}
+
+fn language_by_extension(client: &mut LocalClient, lang: &str) -> anyhow::Result<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct Languages {
+        languages: Vec<LanguageInfo>,
+    }
+    let answer = client.request(Method::GET, "/v1/languages", None)?;
+    let Ok(list) = serde_json::from_slice::<Languages>(&answer.body) else { return Ok(None) };
+    let wanted = lang.trim_start_matches('.');
+    Ok(list
+        .languages
+        .into_iter()
+        .find(|l| l.extensions.iter().any(|e| e.trim_start_matches('.') == wanted))
+        .map(|l| l.id))
+}
+
+/// The program in this process: the runner's plugin and a sandbox of its own.
+fn run_one_shot(
+    args: &RunArgs,
+    data_dir: &Path,
+    plugin_args: &PluginArgs,
+    entry: String,
+    source: Vec<u8>,
+    stdin: Vec<u8>,
+) -> anyhow::Result<Ran> {
     let options = plugin_args.load_options(data_dir)?;
     let config = SandboxConfig { work_dir: data_dir.join("sandbox"), slots: 1, ..SandboxConfig::default() };
     let setup = std::thread::Builder::new()
@@ -91,59 +200,38 @@ pub fn run(args: RunArgs, data_dir: &Path, plugin_args: &PluginArgs) -> anyhow::
     job.limits.run.memory_bytes = args.mem;
     let execution = plugins::execute(&sandbox, 0, runner, &caches, &job)?;
     let last = execution.run.as_ref().or(execution.compile.as_ref());
-    let ok = execution.run.as_ref().is_some_and(|r| r.outcome.status == Status::Ok);
-    if args.json {
-        let printed = JsonOutput {
-            execution: &execution,
-            stdout: last.map(|s| String::from_utf8_lossy(&s.outcome.stdout).into_owned()).unwrap_or_default(),
-            stderr: last.map(|s| String::from_utf8_lossy(&s.outcome.stderr).into_owned()).unwrap_or_default(),
-        };
-        println!("{}", serde_json::to_string_pretty(&printed)?);
-        return Ok(u8::from(!ok));
-    }
-    if let Some(step) = last {
-        std::io::stdout().write_all(&step.outcome.stdout)?;
-        std::io::stdout().flush()?;
-        std::io::stderr().write_all(&step.outcome.stderr)?;
-    }
-    eprintln!("{}", summary(&execution));
-    Ok(u8::from(!ok))
+    let (stdout, stderr) = match (last, &execution.run) {
+        (Some(step), Some(_)) => (step.outcome.stdout.clone(), step.outcome.stderr.clone()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Ok(Ran { report: execution_report(&execution), stdout, stderr, through_daemon: false })
 }
 
-/// `acejudge: run ok, exit 0, 23 ms wall, 12 ms CPU, 5.1 MiB peak (python, Python 3.11.2)`
-fn summary(execution: &plugins::Execution) -> String {
-    let describe = |name: &str, step: &StepResult| {
-        let o = &step.outcome;
-        let status = match &o.status {
-            Status::Ok => "ok".to_string(),
-            Status::NonzeroExit => "non-zero exit".to_string(),
-            other => serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(|s| s.replace('_', " ")))
-                .unwrap_or_else(|| format!("{other:?}")),
-        };
+/// `acejudge: run ok, exit 0, 23 ms wall, 12 ms CPU, 5.1 MiB peak (python, Python 3.11.2)`;
+/// a compile error prints the compiler's output first.
+fn summary(report: &ExecutionReport, through_daemon: bool) -> String {
+    let mut lines = Vec::new();
+    if report.status == "compilation_error" {
+        if let Some(output) = &report.compile_output {
+            lines.push(output.trim_end().to_string());
+        }
+        lines.push(format!("acejudge: compilation error, {} ms wall", report.wall_ms));
+    } else {
         let mut line = format!(
-            "acejudge: {name} {status}, exit {}, {} ms wall, {} ms CPU",
-            o.exit_code.map_or("-".into(), |c| c.to_string()),
-            o.wall_ms,
-            o.cpu_user_ms + o.cpu_sys_ms
+            "acejudge: run {}, exit {}, {} ms wall, {} ms CPU",
+            report.status.replace('_', " "),
+            report.exit_code.map_or("-".into(), |c| c.to_string()),
+            report.wall_ms,
+            report.cpu_ms
         );
-        if let Some(peak) = o.memory_peak_bytes {
+        if let Some(peak) = report.memory_peak_bytes {
             line.push_str(&format!(", {:.1} MiB peak", peak as f64 / (1 << 20) as f64));
         }
-        if let Some(d) = &step.diagnosis {
-            line.push_str(&format!("\nacejudge: {:?}: {}", d.kind, d.message));
-        }
-        line
-    };
-    let mut lines = Vec::new();
-    if let Some(compile) = &execution.compile {
-        if compile.outcome.status != Status::Ok || execution.run.is_none() {
-            lines.push(describe("compile", compile));
-        }
+        lines.push(line);
     }
-    if let Some(run) = &execution.run {
-        lines.push(describe("run", run));
+    if let Some(message) = &report.message {
+        lines.push(format!("acejudge: {message}"));
     }
-    format!("{} ({}, {})", lines.join("\n"), execution.runner, execution.toolchain_version)
+    let via = if through_daemon { " through acejudge serve" } else { "" };
+    format!("{} ({}, {}){via}", lines.join("\n"), report.language, report.toolchain_version)
 }
