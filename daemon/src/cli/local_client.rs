@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use std::path::Path;
+use std::time::Duration;
 
 /// A connection to the daemon serving a data dir.
 pub struct LocalClient {
@@ -47,7 +48,7 @@ impl LocalClient {
         if !path.exists() {
             return None;
         }
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().ok()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().ok()?;
         let sender = runtime.block_on(async {
             let stream = match tokio::net::UnixStream::connect(&path).await {
                 Ok(stream) => stream,
@@ -64,8 +65,15 @@ impl LocalClient {
         Some(LocalClient { runtime, sender })
     }
 
-    /// Sends one request and reads the whole answer.
-    pub fn request(&mut self, method: Method, path: &str, json: Option<&serde_json::Value>) -> anyhow::Result<Answer> {
+    /// Sends one request and reads the whole answer, within `bound` (a daemon
+    /// that stopped answering must not hang the command).
+    pub fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        json: Option<&serde_json::Value>,
+        bound: Duration,
+    ) -> anyhow::Result<Answer> {
         let body = match json {
             Some(value) => Full::new(Bytes::from(serde_json::to_vec(value)?)),
             None => Full::new(Bytes::new()),
@@ -78,12 +86,17 @@ impl LocalClient {
             .body(body)
             .context("cannot build the request")?;
         let sender = &mut self.sender;
-        self.runtime.block_on(async move {
+        let exchange = async move {
             sender.ready().await.context("the daemon closed the local socket")?;
             let response = sender.send_request(request).await.context("the daemon did not answer")?;
             let status = response.status();
             let body = response.into_body().collect().await.context("the daemon's answer was cut off")?.to_bytes();
             Ok(Answer { status, body })
+        };
+        self.runtime.block_on(async move {
+            tokio::time::timeout(bound, exchange)
+                .await
+                .map_err(|_| anyhow::anyhow!("the daemon did not answer within {} s", bound.as_secs()))?
         })
     }
 }

@@ -135,12 +135,14 @@ fn run_through_daemon(
         "stdin": stdin,
         "limits": { "wall_ms": args.wall.as_millis() as u64, "memory_bytes": args.mem },
     });
-    let mut answer = client.request(Method::POST, "/v1/executions", Some(&request))?;
+    // The daemon's own bound for a local run is the wall limit plus a minute (queue, compile).
+    let bound = args.wall + Duration::from_secs(120);
+    let mut answer = client.request(Method::POST, "/v1/executions", Some(&request), bound)?;
     if answer.status == StatusCode::UNPROCESSABLE_ENTITY && answer.error().0 == "unknown_language" {
         // `--lang` may name an extension (`py`): the daemon knows which runner has it.
         if let Some(id) = language_by_extension(&mut client, &args.lang)? {
             request["language"] = id.into();
-            answer = client.request(Method::POST, "/v1/executions", Some(&request))?;
+            answer = client.request(Method::POST, "/v1/executions", Some(&request), bound)?;
         }
     }
     if answer.status != StatusCode::OK {
@@ -158,7 +160,7 @@ fn language_by_extension(client: &mut LocalClient, lang: &str) -> anyhow::Result
     struct Languages {
         languages: Vec<LanguageInfo>,
     }
-    let answer = client.request(Method::GET, "/v1/languages", None)?;
+    let answer = client.request(Method::GET, "/v1/languages", None, Duration::from_secs(30))?;
     let Ok(list) = serde_json::from_slice::<Languages>(&answer.body) else { return Ok(None) };
     let wanted = lang.trim_start_matches('.');
     Ok(list
