@@ -244,5 +244,8 @@ fn run_prints_the_programs_output_and_how_it_ended() {
     let output = acejudge(&["run", "--lang", "py", broken.to_str().expect("UTF-8")], data.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("acejudge: compilation error") && stderr.contains("File \"broken.py\", line 1"), "{stderr}");
+    assert!(
+        stderr.contains("acejudge: compilation error") && stderr.contains("File \"broken.py\", line 1"),
+        "{stderr}"
+    );
 }

@@ -201,10 +201,10 @@ fn run_one_shot(
     job.limits.run.cpu_ms = job.limits.run.wall_ms * 2;
     job.limits.run.memory_bytes = args.mem;
     let execution = plugins::execute(&sandbox, 0, runner, &caches, &job)?;
-    let last = execution.run.as_ref().or(execution.compile.as_ref());
-    let (stdout, stderr) = match (last, &execution.run) {
-        (Some(step), Some(_)) => (step.outcome.stdout.clone(), step.outcome.stderr.clone()),
-        _ => (Vec::new(), Vec::new()),
+    // The program's own output, byte for byte (a compiler's output is in the report).
+    let (stdout, stderr) = match &execution.run {
+        Some(run) => (run.outcome.stdout.clone(), run.outcome.stderr.clone()),
+        None => (Vec::new(), Vec::new()),
     };
     Ok(Ran { report: execution_report(&execution), stdout, stderr, through_daemon: false })
 }

@@ -15,7 +15,8 @@
 //! - [`cgroup`]: v2 or v1 memory, pids and CPU accounting for the whole tree,
 //!   fresh cgroups made ready ahead of each run;
 //! - [`rlimits`]: CPU, FSIZE, NOFILE, CORE=0, NPROC as a backstop;
-//! - [`supervise`]: the timer, the pipes and the verdict on how the run ended.
+//! - [`supervise`]: the timer, the pipes and the verdict on how the run ended;
+//! - [`workdir_lock`]: one sandbox per work directory, across processes.
 //!
 //! Fork-to-exec order (the code in [`child`] follows it, numbered the same):
 //! 1. init closes what it does not use, joins the v1 cgroups (v2 is entered
