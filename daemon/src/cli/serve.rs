@@ -106,7 +106,14 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    let (local_listener, _socket_file) = api::local_socket::bind(data_dir)?;
+    // The local socket is a convenience for the host's CLI: serving goes on without it.
+    let local_socket = match api::local_socket::bind(data_dir) {
+        Ok(bound) => Some(bound),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "no local socket: `acejudge run` will not go through this daemon");
+            None
+        }
+    };
     let local = listener.local_addr().context("no local address")?;
     if config.tokens_required() && store.list_tokens()?.iter().all(|t| t.revoked_at.is_some()) {
         tracing::warn!(
@@ -127,11 +134,15 @@ async fn serve(
     );
     let app = api::router(state.clone());
     let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(state.shutting_down()).into_future());
-    let local_server = tokio::spawn(
-        axum::serve(local_listener, api::local_router(state.clone()))
-            .with_graceful_shutdown(state.shutting_down())
-            .into_future(),
-    );
+    let (local_server, _socket_file) = match local_socket {
+        Some((listener, file)) => {
+            let served = axum::serve(listener, api::local_router(state.clone()))
+                .with_graceful_shutdown(state.shutting_down())
+                .into_future();
+            (Some(tokio::spawn(served)), Some(file))
+        }
+        None => (None, None),
+    };
     // Signal handlers first: a SIGTERM right after "ready" must already stop cleanly.
     let signals = Signals::install()?;
     println!("acejudge: listening on http://{local}");
@@ -156,8 +167,10 @@ async fn serve(
         Ok(Err(error)) => tracing::warn!(%error, "the HTTP server task failed"),
         Err(_) => tracing::warn!("open connections did not close in time"),
     }
-    if let Ok(Ok(Err(error))) = tokio::time::timeout(Duration::from_secs(1), local_server).await {
-        tracing::warn!(%error, "the local socket's server stopped with an error");
+    if let Some(local_server) = local_server {
+        if let Ok(Ok(Err(error))) = tokio::time::timeout(Duration::from_secs(1), local_server).await {
+            tracing::warn!(%error, "the local socket's server stopped with an error");
+        }
     }
     tracing::info!("stopped");
     Ok(())
