@@ -2,7 +2,7 @@
 //! (C, Python, shell) in the sandbox and asserts what the run could not do.
 //! Needs root; on CI a missing requirement fails instead of skipping.
 
-use acejudge::sandbox::{Status, TimeLimitKind};
+use acejudge::sandbox::{Limits, SandboxSpec, Status, TimeLimitKind};
 use acejudge_tests::{harness, stderr, stdout, Run};
 use std::path::Path;
 use std::time::Duration;
@@ -494,4 +494,59 @@ fn the_run_can_write_dev_null_and_read_its_devices() {
     let outcome = h.run(Run::new(&["/bin/sh", "-c", script]));
     assert_eq!(stdout(&outcome), "3\n3\nok\n", "{}", stderr(&outcome));
     assert_eq!(stderr(&outcome), "");
+}
+
+/// A prepared run: the runtime starts first (here: burns 300 ms of CPU and
+/// sleeps, like an interpreter loading), waits on its start signal, then runs
+/// the program. Its clocks start with the signal; it is isolated like any run;
+/// a run it was not prepared for discards it.
+#[test]
+fn a_prepared_run_starts_its_clocks_at_the_start_signal_and_is_isolated() {
+    let Some(h) = harness("a_prepared_run_starts_its_clocks_at_the_start_signal_and_is_isolated") else { return };
+    let lease = h.lease();
+    let bootstrap = "import os, sys, time\n\
+        t = time.process_time()\n\
+        while time.process_time() - t < 0.3: pass\n\
+        time.sleep(0.3)\n\
+        fd = int(os.environ.pop('ACEJUDGE_START_FD'))\n\
+        entry = os.read(fd, 4096).decode().strip()\n\
+        os.close(fd)\n\
+        print(entry, sys.stdin.read().strip(), os.getuid(), os.getpid(), sorted(os.listdir('/proc/self/fd')))\n";
+    let boxed = h.sandbox.create_box(lease.slot, 1 << 20).expect("box");
+    let spec = |stdin: &[u8]| SandboxSpec {
+        argv: ["/usr/bin/python3", "-I", "-S", "-c", bootstrap].map(String::from).to_vec(),
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        stdin: stdin.to_vec(),
+        box_dir: boxed.path().to_path_buf(),
+        readonly_paths: vec![],
+        writable_overlays: vec![],
+        cgroup_view: false,
+        // A wall limit shorter than the start-up plus the wait below: only the time after the signal counts.
+        limits: Limits { wall: Duration::from_millis(1000), cpu: Duration::from_millis(200), ..Limits::default() },
+    };
+    h.sandbox.prepare(lease.slot, &spec(b"")).expect("prepare");
+    std::thread::sleep(Duration::from_millis(1200));
+    let outcome = h
+        .sandbox
+        .run_prepared(lease.slot, &spec(b"world\n"), b"main.py\n")
+        .expect("the prepared run runs")
+        .expect("it was prepared for this spec");
+    assert_eq!(outcome.status, Status::Ok, "{}", stderr(&outcome));
+    let out = stdout(&outcome);
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(&fields[..2], ["main.py", "world"], "{out}");
+    let (uid, pid): (u32, u32) = (fields[2].parse().unwrap(), fields[3].parse().unwrap());
+    assert!(uid != 0 && pid <= 3, "isolated: uid {uid}, pid {pid}");
+    assert!(out.contains("['0', '1', '2', '3']"), "only stdio and os.listdir's own descriptor are open: {out}");
+    assert!(outcome.wall_ms < 1000, "the wall clock starts at the signal: {} ms", outcome.wall_ms);
+    assert!(outcome.cpu_user_ms + outcome.cpu_sys_ms < 200, "start-up CPU is not the program's: {:?}", outcome);
+
+    // Not the run it was prepared for (other stdin is fine, another argv is not): discarded, and `run` works.
+    h.sandbox.prepare(lease.slot, &spec(b"")).expect("prepare again");
+    let mut other = spec(b"");
+    other.argv = ["/usr/bin/python3", "-I", "-S", "-c", "print('cold')"].map(String::from).to_vec();
+    assert!(h.sandbox.run_prepared(lease.slot, &other, b"x\n").expect("no error").is_none());
+    let cold = h.sandbox.run(lease.slot, &other).expect("a run after a discarded one");
+    assert_eq!(stdout(&cold), "cold\n");
+    assert!(h.sandbox.run_prepared(lease.slot, &spec(b""), b"x\n").expect("no error").is_none(), "run() discarded it");
 }

@@ -185,6 +185,9 @@ pub struct ChildPlan {
     pub stdin_r: RawFd,
     pub stdout_w: RawFd,
     pub stderr_w: RawFd,
+    /// A prepared run's start signal (read end), kept open across `execve`:
+    /// the runtime waits on it until the program is there ([`super::Sandbox::prepare`]).
+    pub start_r: Option<RawFd>,
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
     pub cwd: CString,
     pub uid: libc::uid_t,
@@ -208,6 +211,7 @@ impl ChildPlan {
             .chain(self.netns_fd)
             .chain([self.template_ns, self.template_root])
             .chain(self.landlock_fd)
+            .chain(self.start_r)
             .chain(self.mount_ops.iter().filter_map(|op| match op {
                 MountOp::MoveMount { tree, .. } => Some(*tree),
                 _ => None,
@@ -306,7 +310,7 @@ pub fn init_main(plan: &ChildPlan) -> ! {
     let arg = plan as *const ChildPlan as *mut libc::c_void;
     let (stack, stack_len) = plan.payload_stack;
     let payload = sys::spawn_vfork(stack, stack_len, payload_entry, arg).at(st, Step::ForkPayload);
-    for fd in [plan.stdin_r, plan.stdout_w, plan.stderr_w, plan.exec_err_w] {
+    for fd in [plan.stdin_r, plan.stdout_w, plan.stderr_w, plan.exec_err_w].into_iter().chain(plan.start_r) {
         sys::close(fd);
     }
     loop {
@@ -431,7 +435,7 @@ fn payload_main(plan: &ChildPlan) -> ! {
     clear_all_capabilities().at(er, Step::DropCapabilities);
     sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).at(er, Step::NoNewPrivs);
     mark(Point::PayloadIdentity);
-    // 8. Landlock, then no inherited descriptor survives exec except stdio.
+    // 8. Landlock, then no inherited descriptor survives exec except stdio (and a prepared run's start signal).
     if let Some(ruleset) = plan.landlock_fd {
         // SAFETY: landlock_restrict_self takes a descriptor and flags only.
         let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) };
@@ -443,6 +447,12 @@ fn payload_main(plan: &ChildPlan) -> ! {
     let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc < 0 {
         fail(er, Step::CloseDescriptors, Errno::last());
+    }
+    if let Some(fd) = plan.start_r {
+        // SAFETY: fcntl on a descriptor this process holds, with integer arguments only.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+            fail(er, Step::CloseDescriptors, Errno::last());
+        }
     }
     mark(Point::PayloadLandlock);
     // 9. seccomp, as late as possible.

@@ -114,7 +114,25 @@ struct Slot {
     store: boxdir::SlotStore,
     netns: OwnedFd,
     busy: Mutex<()>,
+    /// A run started ahead of its program, waiting for it ([`Sandbox::prepare`]).
+    prepared: Mutex<Option<Prepared>>,
 }
+
+/// A run whose process is up and waiting on its start signal: its runtime
+/// has started (or is starting) in its own namespaces, cgroup and uid, and no
+/// clock runs until [`Sandbox::run_prepared`] writes the signal.
+struct Prepared {
+    /// What it was prepared for (without stdin, which comes with the start).
+    spec: SandboxSpec,
+    pidfd: OwnedFd,
+    pipes: supervise::Pipes,
+    start_w: OwnedFd,
+    run_cgroup: Box<dyn cgroup::RunCgroup>,
+    limits: CgroupLimits,
+}
+
+/// The variable that tells a prepared run's runtime which descriptor carries its start signal.
+pub const START_FD_VARIABLE: &str = "ACEJUDGE_START_FD";
 
 /// The host-wide sandbox state: filters compiled, cgroups opened, slots ready.
 pub struct Sandbox {
@@ -192,6 +210,7 @@ impl Sandbox {
                     store,
                     netns,
                     busy: Mutex::new(()),
+                    prepared: Mutex::new(None),
                 })
             })
             .collect::<Result<Vec<_>, SandboxError>>()?;
@@ -253,27 +272,131 @@ impl Sandbox {
     ///
     /// Errors mean the sandbox could not be set up (or the program could not be
     /// executed); everything the program itself did is in the [`Outcome`].
+    /// A run prepared in the slot and not used is discarded first.
     pub fn run(&self, slot: usize, spec: &SandboxSpec) -> Result<Outcome, SandboxError> {
         steptrace::mark(steptrace::Point::RunEntered);
         validate(spec)?;
         let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
         let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        self.discard_prepared(slot_state);
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
         let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
         let run_cgroup = self.spares.take(slot, n, limits)?;
         steptrace::mark(steptrace::Point::CgroupCreated);
-        let result = self.run_in(slot_state, spec, run_cgroup.as_ref());
+        let started = std::time::Instant::now();
+        let result = self.launch(slot_state, spec, run_cgroup.as_ref(), None).and_then(|(pidfd, pipes)| {
+            self.finish(pidfd, pipes, spec, run_cgroup.as_ref(), started, Default::default())
+        });
         self.spares.retire(slot, run_cgroup, limits);
         steptrace::mark(steptrace::Point::CgroupRemoved);
         result
     }
 
-    fn run_in(
+    /// Starts `spec` in worker slot `slot` ahead of its program and leaves it
+    /// waiting (replacing a run prepared there before). The process gets one
+    /// more descriptor, named by the environment variable
+    /// [`START_FD_VARIABLE`], which becomes readable (one line: what
+    /// [`Sandbox::run_prepared`] is given) when the program is in the box; a
+    /// runtime started this way loads itself first and then runs the program.
+    ///
+    /// Everything else is a run like [`Sandbox::run`]'s: its own namespaces,
+    /// cgroup, uid, Landlock and seccomp, the same limits. Its clocks (wall
+    /// and CPU) start with the start signal.
+    pub fn prepare(&self, slot: usize, spec: &SandboxSpec) -> Result<(), SandboxError> {
+        validate(spec)?;
+        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
+        let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        self.discard_prepared(slot_state);
+        let n = self.runs.fetch_add(1, Ordering::Relaxed);
+        let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
+        let run_cgroup = self.spares.take(slot, n, limits)?;
+        let (start_r, start_w) = supervise::pipe()?;
+        let mut launched_spec = spec.clone();
+        launched_spec.stdin.clear();
+        launched_spec.env.push((START_FD_VARIABLE.into(), start_r.as_raw_fd().to_string()));
+        match self.launch(slot_state, &launched_spec, run_cgroup.as_ref(), Some(start_r.as_raw_fd())) {
+            Ok((pidfd, pipes)) => {
+                let mut prepared_spec = spec.clone();
+                prepared_spec.stdin.clear();
+                let prepared = Prepared { spec: prepared_spec, pidfd, pipes, start_w, run_cgroup, limits };
+                *slot_state.prepared.lock().map_err(|_| SandboxError::SlotBusy(slot))? = Some(prepared);
+                Ok(())
+            }
+            Err(e) => {
+                self.spares.retire(slot, run_cgroup, limits);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `spec` on the run prepared in `slot` when it was prepared for the
+    /// same run (all but stdin) and is still waiting: writes `start` (one
+    /// line, e.g. the entry file's name) to its start signal, feeds it
+    /// `spec.stdin`, and supervises it as [`Sandbox::run`] does, its clocks
+    /// starting now. `Ok(None)` when there is no such run: run `spec` instead.
+    pub fn run_prepared(&self, slot: usize, spec: &SandboxSpec, start: &[u8]) -> Result<Option<Outcome>, SandboxError> {
+        validate(spec)?;
+        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
+        let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        let taken = {
+            let mut prepared = slot_state.prepared.lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+            match prepared.take() {
+                Some(p) if same_run(&p.spec, spec) => Some(p),
+                other => {
+                    *prepared = other;
+                    None
+                }
+            }
+        };
+        let Some(prepared) = taken else { return Ok(None) };
+        if exited(&prepared.pidfd) {
+            tracing::warn!(slot, "a prepared run ended before its program came; running it afresh");
+            self.retire_prepared(slot, prepared);
+            return Ok(None);
+        }
+        let Prepared { pidfd, pipes, start_w, run_cgroup, limits, .. } = prepared;
+        let cpu_before = run_cgroup.cpu_usage().unwrap_or_default();
+        let started = std::time::Instant::now();
+        let signalled = sys::write_all(start_w.as_raw_fd(), start).map_err(|e| SandboxError::Syscall {
+            what: "start a prepared run",
+            source: std::io::Error::from_raw_os_error(e.0),
+        });
+        drop(start_w);
+        let result = match signalled {
+            Ok(()) => self.finish(pidfd, pipes, spec, run_cgroup.as_ref(), started, cpu_before).map(Some),
+            Err(e) => {
+                supervise::kill_and_reap(&pidfd, run_cgroup.as_ref());
+                Err(e)
+            }
+        };
+        self.spares.retire(slot, run_cgroup, limits);
+        result
+    }
+
+    /// Kills and removes the run prepared in `slot`, if any.
+    fn discard_prepared(&self, slot: &Slot) {
+        let taken = slot.prepared.lock().map(|mut p| p.take()).unwrap_or(None);
+        if let Some(prepared) = taken {
+            self.retire_prepared(slot.index, prepared);
+        }
+    }
+
+    fn retire_prepared(&self, slot: usize, prepared: Prepared) {
+        let Prepared { pidfd, pipes, start_w, run_cgroup, limits, .. } = prepared;
+        drop(start_w);
+        supervise::kill_and_reap(&pidfd, run_cgroup.as_ref());
+        drop(pipes);
+        self.spares.retire(slot, run_cgroup, limits);
+    }
+
+    /// Clones the run's init into its namespaces and cgroup; it starts the payload.
+    fn launch(
         &self,
         slot: &Slot,
         spec: &SandboxSpec,
         run_cgroup: &dyn cgroup::RunCgroup,
-    ) -> Result<Outcome, SandboxError> {
+        start_r: Option<libc::c_int>,
+    ) -> Result<(OwnedFd, supervise::Pipes), SandboxError> {
         let ruleset = self.landlock.create_ruleset()?;
         let shape = filesystem::Shape {
             extra_readonly: spec.readonly_paths.clone(),
@@ -332,6 +455,7 @@ impl Sandbox {
             stdin_r: pipes.stdin.0.as_raw_fd(),
             stdout_w: pipes.stdout.1.as_raw_fd(),
             stderr_w: pipes.stderr.1.as_raw_fd(),
+            start_r,
             rlimits: rlimits::backstops(&spec.limits),
             cwd: CString::from(c"/box"),
             uid: slot.uid,
@@ -344,7 +468,6 @@ impl Sandbox {
             exec_candidates,
         };
         plan.keep_fds = plan.fds_used();
-        let started = std::time::Instant::now();
         let clone_into = run_cgroup.clone_into().map(|fd| fd.as_raw_fd());
         steptrace::mark(steptrace::Point::BeforeClone);
         let pidfd = match namespaces::clone_run(clone_into)? {
@@ -353,15 +476,56 @@ impl Sandbox {
         };
         // The strings behind argv/envp must outlive the clone; the child has its own copy now.
         drop((argv, env, plan, ruleset, payload_stack, templates, box_tree, tmp_trees));
-        let mut report = supervise::supervise(pidfd, pipes, spec, run_cgroup, started)?;
+        Ok((pidfd, pipes))
+    }
+
+    /// Supervises a launched run to its end and decides how it ended.
+    fn finish(
+        &self,
+        pidfd: OwnedFd,
+        pipes: supervise::Pipes,
+        spec: &SandboxSpec,
+        run_cgroup: &dyn cgroup::RunCgroup,
+        started: std::time::Instant,
+        cpu_before: cgroup::CpuUsage,
+    ) -> Result<Outcome, SandboxError> {
+        let mut report = supervise::supervise(pidfd, pipes, spec, run_cgroup, started, cpu_before)?;
         steptrace::mark(steptrace::Point::InitReaped);
         if let Some(mount_ns) = report.mount_ns.take() {
             self.spares.release_later(Box::new(mount_ns));
         }
-        let outcome = supervise::decide(report, run_cgroup, &spec.argv[0], self.enforcement())?;
+        let outcome = supervise::decide(report, run_cgroup, cpu_before, &spec.argv[0], self.enforcement())?;
         steptrace::mark(steptrace::Point::Decided);
         Ok(outcome)
     }
+}
+
+impl Drop for Sandbox {
+    /// Prepared runs die with the sandbox.
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            self.discard_prepared(slot);
+        }
+    }
+}
+
+/// Whether two specs describe the same run, stdin aside.
+fn same_run(prepared: &SandboxSpec, wanted: &SandboxSpec) -> bool {
+    prepared.argv == wanted.argv
+        && prepared.env == wanted.env
+        && prepared.box_dir == wanted.box_dir
+        && prepared.readonly_paths == wanted.readonly_paths
+        && prepared.writable_overlays == wanted.writable_overlays
+        && prepared.cgroup_view == wanted.cgroup_view
+        && prepared.limits == wanted.limits
+}
+
+/// Whether the process behind `pidfd` has exited (a pidfd polls readable then).
+fn exited(pidfd: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, no wait.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ready != 0
 }
 
 fn validate(spec: &SandboxSpec) -> Result<(), SandboxError> {

@@ -8,7 +8,7 @@
 //!
 //! [`decide`] is the one place an [`Outcome`]'s status is derived.
 
-use super::cgroup::RunCgroup;
+use super::cgroup::{CpuUsage, RunCgroup};
 use super::child::{self, Step};
 use super::error::SandboxError;
 use super::spec::{Enforcement, Outcome, SandboxSpec, Status, TimeLimitKind};
@@ -29,7 +29,8 @@ pub struct Pipes {
     pub exec_err: (OwnedFd, OwnedFd),
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid two-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -120,13 +121,24 @@ fn kill(pidfd: &OwnedFd, run_cgroup: &dyn RunCgroup) {
     unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0) };
 }
 
-/// Watches a started run until its init has exited and been reaped.
+/// Kills a run that will not be supervised (a prepared run discarded) and reaps its init.
+pub fn kill_and_reap(pidfd: &OwnedFd, run_cgroup: &dyn RunCgroup) {
+    kill(pidfd, run_cgroup);
+    if let Err(e) = reap(pidfd) {
+        tracing::warn!(error = %e, "cannot reap a discarded run's init");
+    }
+}
+
+/// Watches a started run until its init has exited and been reaped. The
+/// clocks start at `started`; CPU time already in the cgroup then
+/// (`cpu_before`: a prepared run's runtime start-up) is not the program's.
 pub fn supervise(
     pidfd: OwnedFd,
     pipes: Pipes,
     spec: &SandboxSpec,
     run_cgroup: &dyn RunCgroup,
     started: Instant,
+    cpu_before: CpuUsage,
 ) -> Result<Report, SandboxError> {
     let Pipes { stdin, stdout, stderr, status, exec_err } = pipes;
     drop((stdin.0, stdout.1, stderr.1, status.1, exec_err.1));
@@ -158,7 +170,8 @@ pub fn supervise(
                 kill(&pidfd, run_cgroup);
             } else if now >= next_cpu_check {
                 next_cpu_check = now + CPU_POLL;
-                if run_cgroup.cpu_usage().map(|u| u.total_us() >= limits.cpu.as_micros() as u64).unwrap_or(false) {
+                let cpu_limit_us = cpu_before.total_us() + limits.cpu.as_micros() as u64;
+                if run_cgroup.cpu_usage().map(|u| u.total_us() >= cpu_limit_us).unwrap_or(false) {
                     killed = Some(KillReason::Cpu);
                     kill(&pidfd, run_cgroup);
                 }
@@ -311,6 +324,7 @@ fn reap(pidfd: &OwnedFd) -> Result<(), SandboxError> {
 pub fn decide(
     report: Report,
     run_cgroup: &dyn RunCgroup,
+    cpu_before: CpuUsage,
     program: &str,
     enforcement: Enforcement,
 ) -> Result<Outcome, SandboxError> {
@@ -353,8 +367,8 @@ pub fn decide(
         exit_code,
         signal,
         wall_ms: report.wall.as_millis() as u64,
-        cpu_user_ms: cpu.user_us / 1000,
-        cpu_sys_ms: cpu.system_us / 1000,
+        cpu_user_ms: cpu.user_us.saturating_sub(cpu_before.user_us) / 1000,
+        cpu_sys_ms: cpu.system_us.saturating_sub(cpu_before.system_us) / 1000,
         memory_peak_bytes: run_cgroup.memory_peak(),
         stdout_bytes: report.stdout.total,
         stderr_bytes: report.stderr.total,
