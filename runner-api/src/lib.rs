@@ -92,6 +92,7 @@
 //!             cgroup_view: false,
 //!             stdin,
 //!             outputs: vec![],
+//!             warm_argv: None,
 //!         };
 //!         Ok(Plan { files: vec![], compile: None, run, report: ReportSource::Stdout })
 //!     }
@@ -257,6 +258,7 @@ mod tests {
             cgroup_view: false,
             stdin: StdinSource::Request,
             outputs: vec![],
+            warm_argv: None,
         };
         let json = serde_json::to_string(&step).unwrap();
         assert!(json.contains(r#""stdin":"request""#), "{json}");

@@ -180,6 +180,21 @@ pub struct Step {
     /// host's per-entry bound, is simply not cached. Ignored on run steps.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
+    /// For a run step: an argv that starts the runtime *before* the program
+    /// is known, then runs the program exactly as [`Step::argv`] would. The
+    /// host may start it ahead of a job in a sandbox prepared for the same
+    /// step (same environment, limits and paths), so that a job finds its
+    /// runtime already loaded. The process finds a descriptor number in the
+    /// environment variable `ACEJUDGE_START_FD`; it must remove that variable,
+    /// read one line from the descriptor (the entry file's name, relative to
+    /// the box, written when the job's files are in the box and its stdin is
+    /// ready), close it, and then run the entry as `argv` does: same
+    /// arguments, `sys.argv`/`process.argv`, module search path, output and
+    /// exit status. The run's clocks start when the line is written, so the
+    /// runtime's start-up is not charged to the program. `None` (the default)
+    /// means the step always starts cold. Ignored on compile steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_argv: Option<Vec<String>>,
 }
 
 /// A file the runner places in the box (support scripts, config).

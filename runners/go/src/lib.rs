@@ -123,6 +123,7 @@ impl Runner for GoRunner {
             cgroup_view: false,
             stdin,
             outputs: outputs.iter().map(|o| o.to_string()).collect(),
+            warm_argv: None,
         };
         let compile_limits = request.limits.compile;
         Ok(match request.mode {
@@ -279,6 +280,7 @@ fn warmup(toolchain: &Toolchain) -> Result<Warmup, RunnerError> {
         cgroup_view: false,
         stdin: StdinSource::Empty,
         outputs: vec![],
+        warm_argv: None,
     };
     let file =
         |path: &str, contents: &str| PlanFile { path: path.into(), contents: contents.into(), executable: false };

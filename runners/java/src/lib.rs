@@ -166,6 +166,7 @@ impl Runner for JavaRunner {
             cgroup_view: true,
             stdin,
             outputs: outputs.iter().map(|o| o.to_string()).collect(),
+            warm_argv: None,
         };
         let mut javac = vec![tool("javac")?];
         javac.extend(jvm_options(compile_limits.memory_bytes).into_iter().map(|o| format!("-J{o}")));

@@ -1,7 +1,11 @@
 //! The Node.js runner: CommonJS programs and `node:test` suites.
 //!
 //! - Toolchain: `/usr/bin/node` by default (config key `node`), version ≥ 18.
-//! - Program: `node --max-old-space-size=… <entry>` with the user's stdin.
+//! - Program: `node --max-old-space-size=… <entry>` with the user's stdin;
+//!   its warm start ([`WARM_START`]) loads Node first and then runs the entry
+//!   as its main module (`require('node:module').runMain()`), with the same
+//!   `process.argv`, `execArgv`, output and exit status; only a stack trace's
+//!   last frames (below the program's own) name the bootstrap.
 //! - Tests: `node --test --test-reporter=tap <each *.test.js>`. This is
 //!   `challenges/FORMAT.md`'s command with the TAP reporter in place of JUnit:
 //!   Node's JUnit reporter writes its XML only when the whole run ends, while
@@ -15,6 +19,10 @@
 
 mod diagnose;
 pub mod tap;
+
+/// The warm start of programs ([`Step::warm_argv`]): run with `-e`, it waits
+/// for the entry's name and then runs it as `node [flags] ENTRY` would.
+pub const WARM_START: &str = include_str!("warm_start.js");
 
 use acejudge_runner_api::{
     export_runner, probe, Allowances, Diagnosis, Mode, Plan, PlanRequest, ReportSource, Runner, RunnerConfig,
@@ -94,12 +102,13 @@ impl Runner for NodeRunner {
             ("TMPDIR".to_string(), "/tmp".to_string()),
             ("NODE_DISABLE_COLORS".to_string(), "1".to_string()),
         ]);
-        let (argv, stdin) = match request.mode {
+        let (argv, stdin, warm_argv) = match request.mode {
             Mode::Program => {
-                let heap_mib = (limits.memory_bytes >> 20) * 6 / 10;
+                let heap = format!("--max-old-space-size={}", ((limits.memory_bytes >> 20) * 6 / 10).max(16));
                 (
-                    vec![node, format!("--max-old-space-size={}", heap_mib.max(16)), request.entry.clone()],
+                    vec![node.clone(), heap.clone(), request.entry.clone()],
                     StdinSource::Request,
+                    Some(vec![node, heap, "-e".into(), WARM_START.into()]),
                 )
             }
             Mode::Tests => {
@@ -115,7 +124,7 @@ impl Runner for NodeRunner {
                 limits.memory_bytes += TEST_RUNNER_MEMORY;
                 let mut argv = vec![node, "--test".into(), "--test-reporter=tap".into()];
                 argv.extend(files);
-                (argv, StdinSource::Empty)
+                (argv, StdinSource::Empty, None)
             }
         };
         let run = Step {
@@ -127,6 +136,7 @@ impl Runner for NodeRunner {
             cgroup_view: false,
             stdin,
             outputs: vec![],
+            warm_argv,
         };
         Ok(Plan { files: vec![], compile: None, run, report: ReportSource::Stdout })
     }

@@ -4,7 +4,9 @@
 //!   which may be a pyenv shim); config key `python` overrides it. The
 //!   interpreter runs with `-I -S`: isolated from the environment and
 //!   user site-packages, lean start-up.
-//! - Program: `python3 -I -S <entry>` with the user's stdin.
+//! - Program: `python3 -I -S <entry>` with the user's stdin; its warm start
+//!   ([`WARM_START`]) loads the interpreter first and then runs the entry the
+//!   same way (same `sys.argv`, `__main__`, tracebacks and exit status).
 //! - Tests: `challenges/FORMAT.md`'s `python3 -I -S -m unittest discover -s .
 //!   -p 'test_*.py' -v`, through a small driver shipped in this plugin
 //!   ([`DRIVER`], placed in the box as `_acejudge_unittest.py`) that does the
@@ -23,6 +25,10 @@ use acejudge_runner_api::{
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The warm start of programs ([`Step::warm_argv`]): run with `-c`, it waits
+/// for the entry's name and then runs it as `python3 -I -S ENTRY` would.
+pub const WARM_START: &str = include_str!("warm_start.py");
 
 /// The unittest driver placed in the box for test runs.
 pub const DRIVER: &str = include_str!("acejudge_unittest.py");
@@ -89,14 +95,15 @@ impl Runner for PythonRunner {
             cgroup_view: false,
             stdin,
             outputs: vec![],
+            warm_argv: None,
         };
         Ok(match request.mode {
-            Mode::Program => Plan {
-                files: vec![],
-                compile: None,
-                run: step(vec![python, "-I".into(), "-S".into(), request.entry.clone()], StdinSource::Request),
-                report: ReportSource::Stdout,
-            },
+            Mode::Program => {
+                let mut run =
+                    step(vec![python.clone(), "-I".into(), "-S".into(), request.entry.clone()], StdinSource::Request);
+                run.warm_argv = Some(vec![python, "-I".into(), "-S".into(), "-c".into(), WARM_START.into()]);
+                Plan { files: vec![], compile: None, run, report: ReportSource::Stdout }
+            }
             Mode::Tests => Plan {
                 files: vec![PlanFile { path: DRIVER_FILE.into(), contents: DRIVER.into(), executable: false }],
                 compile: None,
