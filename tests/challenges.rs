@@ -120,6 +120,7 @@ fn every_reference_is_accepted_every_starter_and_wrong_solution_is_not() {
         slots: SLOTS,
         uid_base: 62000,
         artifact_cache_bytes: 512 << 20,
+        warm_starts: true,
     };
     let options = LoadOptions { dir: runners_dir(), runner_files_only: true, ..LoadOptions::default() };
     let judge_service = Judge::open_with(&config, options).expect("the judge opens");

@@ -172,9 +172,12 @@ fn runners_check_passes_every_runners_self_tests_in_the_sandbox() {
             continue;
         }
         assert!(output.status.success(), "runners check {id} failed:\n{stdout}\n{stderr}");
-        for check in ["load", "toolchain", "program", "compile error", "test report"] {
+        for check in ["load", "toolchain", "program", "warm start", "compile error", "test report"] {
             assert!(stdout.contains(&format!("ok       {check}")), "{id}: `{check}` must pass:\n{stdout}");
         }
+        // Python and Node offer a warm start, and it must really have been used; Go and Java compile first.
+        let warm_used = stdout.contains("ran on a prepared runtime");
+        assert_eq!(warm_used, matches!(id, "python" | "node"), "{id}: warm start:\n{stdout}");
         assert!(stdout.contains("0 failed"), "{stdout}");
     }
 }

@@ -13,7 +13,7 @@ use acejudge::plugins::api::{DiagnosisKind, Mode, TestStatus, Toolchain};
 use acejudge::plugins::{self, Execution, Job};
 use acejudge::sandbox::Status;
 use acejudge_tests::harness;
-use common::{caches, registry, runner_or_skip};
+use common::{caches, registry, runner_or_skip, warm_caches};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -321,21 +321,57 @@ fn files(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
 
 /// Runs a job with `lang`'s runner on a leased slot; `None` when the test must skip.
 /// A run that outlives its limits by far fails the test instead of hanging it.
+/// In a `*_warm` module the job runs warm-started ([`run_warm`]).
 fn execute(test: &str, lang: &Lang, job: Job) -> Option<Execution> {
     let h = harness(test)?;
     let runner = runner_or_skip(test, lang.id)?;
     let budget = Duration::from_millis(job.limits.compile.wall_ms + job.limits.run.wall_ms) + Duration::from_secs(120);
+    let warm = test.contains("_warm::");
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let lease = h.lease();
-        let result = plugins::execute(&h.sandbox, lease.slot, runner, caches(), &job);
-        let _ = sender.send(result.map_err(|e| e.to_string()));
+        let result = if warm {
+            run_warm(h, lease.slot, runner, &job)
+        } else {
+            plugins::execute(&h.sandbox, lease.slot, runner, caches(), &job).map_err(|e| e.to_string())
+        };
+        let _ = sender.send(result);
     });
     match receiver.recv_timeout(budget) {
         Ok(Ok(execution)) => Some(execution),
         Ok(Err(e)) => panic!("{test}: {e}"),
         Err(_) => panic!("{test}: the job did not end within {budget:?}: a limit was not enforced"),
     }
+}
+
+/// The job cold (which shows the slot what to prepare), then the slot's next
+/// run prepared as the daemon does after a job, then the job again on it: the
+/// warm run must be warm-started and end exactly as the cold one did.
+fn run_warm(
+    h: &acejudge_tests::Harness,
+    slot: usize,
+    runner: &plugins::LoadedRunner,
+    job: &Job,
+) -> Result<Execution, String> {
+    let warm = warm_caches().warm_starts().expect("warm starts are on");
+    let cold = plugins::execute(&h.sandbox, slot, runner, warm_caches(), job).map_err(|e| e.to_string())?;
+    warm.refill(&h.sandbox, slot);
+    assert_eq!(warm.waiting(slot).as_deref(), Some(runner.id()), "a run is prepared after the job");
+    let warmed = plugins::execute(&h.sandbox, slot, runner, warm_caches(), job).map_err(|e| e.to_string())?;
+    assert_eq!(warm.waiting(slot), None, "the prepared run was used");
+    let (c, w) = (cold.run.as_ref().expect("a run step"), warmed.run.as_ref().expect("a run step"));
+    assert!(!c.warm_started && w.warm_started, "the second run is the warm one");
+    let same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}: cold vs warm{}{}", explain(&cold), explain(&warmed));
+    };
+    same("status", &c.outcome.status, &w.outcome.status);
+    same("exit code", &c.outcome.exit_code, &w.outcome.exit_code);
+    same("stdout", &text(&c.outcome.stdout), &text(&w.outcome.stdout));
+    same("diagnosis", &c.diagnosis, &w.diagnosis);
+    if runner.id() == "python" {
+        same("stderr", &text(&c.outcome.stderr), &text(&w.outcome.stderr));
+    }
+    Ok(warmed)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -489,6 +525,41 @@ macro_rules! runner_tests {
     };
 }
 
+/// The ad-hoc scenarios again, each program run on a warm-started runtime (Python and Node have one).
+macro_rules! warm_runner_tests {
+    ($module:ident, $lang:expr) => {
+        mod $module {
+            use super::*;
+
+            fn name(test: &str) -> String {
+                format!("{}::{test}", module_path!())
+            }
+
+            #[test]
+            fn hello_world_reads_stdin_and_writes_stdout() {
+                super::hello_world_reads_stdin_and_writes_stdout(&name("hello_world"), &$lang);
+            }
+
+            #[test]
+            fn a_compile_error_returns_the_compilers_message_with_file_and_line() {
+                super::a_compile_error_returns_the_compilers_message_with_file_and_line(&name("compile_error"), &$lang);
+            }
+
+            #[test]
+            fn an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr() {
+                super::an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr(&name("crash"), &$lang);
+            }
+
+            #[test]
+            fn its_programs_cannot_reach_the_network_or_read_outside_their_paths() {
+                super::its_programs_cannot_reach_the_network_or_read_outside_their_paths(&name("escape"), &$lang);
+            }
+        }
+    };
+}
+
+warm_runner_tests!(python_warm, PYTHON);
+warm_runner_tests!(node_warm, NODE);
 runner_tests!(python, PYTHON);
 runner_tests!(node, NODE);
 runner_tests!(go, GO);

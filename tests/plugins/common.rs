@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use acejudge::plugins::{CacheStore, LoadOptions, LoadedRunner, Registry};
+use acejudge::plugins::{CacheStore, LoadOptions, LoadedRunner, Registry, WarmStarts};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -72,6 +72,18 @@ pub fn caches() -> &'static CacheStore {
         .get_or_init(|| {
             let dir = tempfile::Builder::new().prefix("acejudge-caches-").tempdir().expect("temp dir");
             let store = CacheStore::new(dir.path());
+            (dir, store)
+        })
+        .1
+}
+
+/// Prepared caches with warm starts on, as the daemon has them (one slot state per harness slot).
+pub fn warm_caches() -> &'static CacheStore {
+    static CACHES: OnceLock<(tempfile::TempDir, CacheStore)> = OnceLock::new();
+    &CACHES
+        .get_or_init(|| {
+            let dir = tempfile::Builder::new().prefix("acejudge-warm-caches-").tempdir().expect("temp dir");
+            let store = CacheStore::new(dir.path()).with_warm_starts(WarmStarts::new(acejudge_tests::SLOTS));
             (dir, store)
         })
         .1

@@ -68,6 +68,8 @@ pub fn run(args: JudgeArgs, data_dir: &Path, plugins: &PluginArgs) -> anyhow::Re
         slots: 1,
         uid_base: crate::sandbox::SandboxConfig::default().uid_base,
         artifact_cache_bytes: crate::plugins::artifacts::DEFAULT_MAX_BYTES,
+        // One submission, then the process ends: nothing to prepare for.
+        warm_starts: false,
     };
     let submission = Submission { challenge: args.challenge, language: args.language, files };
     // Refuse bad input before setting up anything.

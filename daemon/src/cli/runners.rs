@@ -3,11 +3,14 @@
 //!
 //! `check` is the conformance kit for plugin authors: it loads one plugin
 //! the way the daemon does, reads its declarations, and runs its self-test
-//! programs through the real sandbox (a program reading stdin, a program that
-//! does not compile, a test suite with known statuses).
+//! programs through the real sandbox (a program reading stdin — cold, then
+//! on a warm start when the runner offers one, which must end the same —, a
+//! program that does not compile, a test suite with known statuses).
 
 use crate::plugins::api::{DiagnosisKind, Mode, TestStatus};
-use crate::plugins::{self, CacheStore, Job, LoadOptions, LoadedRunner, Registry, ToolchainCache, ToolchainStatus};
+use crate::plugins::{
+    self, CacheStore, Job, LoadOptions, LoadedRunner, Registry, ToolchainCache, ToolchainStatus, WarmStarts,
+};
 use crate::sandbox::{Sandbox, SandboxConfig, Status};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -197,25 +200,29 @@ fn check(path: &Path, options: &LoadOptions, data_dir: &Path) -> anyhow::Result<
     let config = SandboxConfig { work_dir: data_dir.join("sandbox"), slots: 1, ..SandboxConfig::default() };
     let sandbox = Sandbox::new(config).context("cannot set up the sandbox")?;
     // A check compiles for real every time: no compile outputs from an earlier check.
-    let caches = CacheStore::new(&data_dir.join("caches")).with_artifacts(None);
+    let caches = CacheStore::new(&data_dir.join("caches")).with_artifacts(None).with_warm_starts(WarmStarts::new(1));
 
     let program = &self_test.program;
     let mut job =
         Job::new(Mode::Program, &program.entry, vec![(program.entry.clone(), program.source.clone().into_bytes())]);
     job.stdin = program.stdin.clone().into_bytes();
-    match plugins::execute(&sandbox, 0, runner, &caches, &job) {
+    let cold = plugins::execute(&sandbox, 0, runner, &caches, &job);
+    match &cold {
         Ok(execution) => {
             let stdout = execution.run.as_ref().map(|r| String::from_utf8_lossy(&r.outcome.stdout).into_owned());
             let ok = execution.run.as_ref().is_some_and(|r| r.outcome.status == Status::Ok)
                 && stdout.as_deref() == Some(program.expected_stdout.as_str());
             let detail = if ok {
-                format!("{} printed {:?} in {} ms", program.entry, program.expected_stdout, wall(&execution))
+                format!("{} printed {:?} in {} ms", program.entry, program.expected_stdout, wall(execution))
             } else {
-                format!("expected {:?}, got {}", program.expected_stdout, describe(&execution))
+                format!("expected {:?}, got {}", program.expected_stdout, describe(execution))
             };
             report.line(ok, "program", detail);
         }
         Err(e) => report.line(false, "program", e.to_string()),
+    }
+    if let (Ok(cold), Some(warm)) = (&cold, caches.warm_starts()) {
+        check_warm_start(&mut report, &sandbox, warm, runner, &caches, &job, cold);
     }
 
     let broken = &self_test.compile_error;
@@ -256,6 +263,43 @@ fn check(path: &Path, options: &LoadOptions, data_dir: &Path) -> anyhow::Result<
     }
     println!("{} passed, {} failed", report.passed, report.failed);
     Ok(u8::from(report.failed > 0))
+}
+
+/// When the runner's run step has a warm start, the self-test program run on
+/// it must end exactly as it did cold: status, exit code, stdout, stderr.
+fn check_warm_start(
+    report: &mut Report,
+    sandbox: &Sandbox,
+    warm: &WarmStarts,
+    runner: &LoadedRunner,
+    caches: &CacheStore,
+    job: &Job,
+    cold: &plugins::Execution,
+) {
+    warm.refill(sandbox, 0);
+    if warm.waiting(0).is_none() {
+        report.line(true, "warm start", "none offered: the program always starts cold");
+        return;
+    }
+    let line = match plugins::execute(sandbox, 0, runner, caches, job) {
+        Ok(warmed) => match (cold.run.as_ref(), warmed.run.as_ref()) {
+            (Some(c), Some(w)) if w.warm_started => {
+                let same = c.outcome.status == w.outcome.status
+                    && c.outcome.exit_code == w.outcome.exit_code
+                    && c.outcome.stdout == w.outcome.stdout
+                    && c.outcome.stderr == w.outcome.stderr;
+                let detail = if same {
+                    format!("the program ran on a prepared runtime in {} ms, as it did cold", w.outcome.wall_ms)
+                } else {
+                    format!("it ended differently than cold:\ncold:{}\nwarm:{}", describe(cold), describe(&warmed))
+                };
+                (same, detail)
+            }
+            _ => (false, format!("the prepared run was not used:{}", describe(&warmed))),
+        },
+        Err(e) => (false, e.to_string()),
+    };
+    report.line(line.0, "warm start", line.1);
 }
 
 fn wall(execution: &plugins::Execution) -> u64 {

@@ -81,6 +81,7 @@ pub fn run(args: ServeArgs, data_dir: &Path, plugins: &super::runners::PluginArg
         slots,
         uid_base: config.sandbox.uid_base,
         artifact_cache_bytes: config.server.artifact_cache_bytes,
+        warm_starts: config.sandbox.warm_starts,
     })
     .context("cannot start the judge")?;
     let judge: Arc<dyn JudgeService> = Arc::new(judge);

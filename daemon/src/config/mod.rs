@@ -126,11 +126,14 @@ impl Default for AuthConfig {
 pub struct SandboxSection {
     /// The uid (and gid) of worker slot 0; slot `i` runs as `uid_base + i`. Default 61000.
     pub uid_base: u32,
+    /// After an ad-hoc execution, start the slot's next run of the same kind
+    /// ahead of time (its interpreter loaded, in its own sandbox). Default true.
+    pub warm_starts: bool,
 }
 
 impl Default for SandboxSection {
     fn default() -> Self {
-        SandboxSection { uid_base: 61000 }
+        SandboxSection { uid_base: 61000, warm_starts: true }
     }
 }
 

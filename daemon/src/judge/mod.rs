@@ -175,6 +175,9 @@ pub trait JudgeService: Send + Sync + 'static {
     ) -> Result<JudgeReport, JudgeError>;
     /// Runs an ad-hoc program on worker slot `slot` (blocking).
     fn execute(&self, slot: usize, execution: &Execution) -> Result<ExecutionReport, JudgeError>;
+    /// Called on worker slot `slot` after each ad-hoc execution, once its
+    /// answer is out: time to get the slot's next run ready (warm starts). Blocking.
+    fn after_job(&self, _slot: usize) {}
 }
 
 /// Checks a submission against the catalog and the loaded languages, before anything runs.

@@ -14,7 +14,7 @@ use super::{
 use crate::challenges::{Catalog, Challenge};
 use crate::plugins::api::{DiagnosisKind, Mode, StepKind, StepLimits, TestStatus as RunnerTestStatus};
 use crate::plugins::{
-    self, ArtifactCache, CacheStore, Execution, Job, LoadOptions, Registry, StepResult, ToolchainStatus,
+    self, ArtifactCache, CacheStore, Execution, Job, LoadOptions, Registry, StepResult, ToolchainStatus, WarmStarts,
 };
 use crate::sandbox::{Sandbox, SandboxConfig, Status};
 use std::path::PathBuf;
@@ -32,6 +32,8 @@ pub struct JudgeConfig {
     pub uid_base: u32,
     /// Bound on the compile-output cache in `<data_dir>/artifacts`; 0 disables it.
     pub artifact_cache_bytes: u64,
+    /// Prepare each slot's next ad-hoc run ahead of time ([`crate::plugins::warm`]).
+    pub warm_starts: bool,
 }
 
 impl JudgeConfig {
@@ -78,7 +80,10 @@ impl Judge {
             ..SandboxConfig::default()
         })?;
         let artifacts = ArtifactCache::configured(&config.data_dir.join("artifacts"), config.artifact_cache_bytes);
-        let caches = CacheStore::new(&config.data_dir.join("caches")).with_artifacts(artifacts);
+        let mut caches = CacheStore::new(&config.data_dir.join("caches")).with_artifacts(artifacts);
+        if config.warm_starts {
+            caches = caches.with_warm_starts(WarmStarts::new(config.slots));
+        }
         Ok(Judge { catalog, registry, caches, sandbox })
     }
 
@@ -265,6 +270,12 @@ impl JudgeService for Judge {
         Ok(report)
     }
 
+    fn after_job(&self, slot: usize) {
+        if let Some(warm) = self.caches.warm_starts() {
+            warm.refill(&self.sandbox, slot);
+        }
+    }
+
     fn execute(&self, slot: usize, program: &AdHoc) -> Result<ExecutionReport, JudgeError> {
         if !crate::challenges::is_plain_file_name(&program.file.name) {
             return Err(JudgeError::BadFileName(program.file.name.clone()));
@@ -348,6 +359,7 @@ mod tests {
             cgroup_view: false,
             stdin: StdinSource::Empty,
             outputs: vec![],
+            warm_argv: None,
         };
         let compile = cached_compile(&job);
         let mut run = cached_compile(&job);

@@ -669,6 +669,7 @@ mod tests {
             cgroup_view: false,
             stdin: StdinSource::Empty,
             outputs: vec![".acejudge-bin".into()],
+            warm_argv: None,
         }
     }
 

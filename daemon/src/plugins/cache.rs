@@ -56,6 +56,8 @@ pub struct CacheStore {
     failed: Mutex<HashMap<PathBuf, String>>,
     /// Compile outputs kept for byte-identical inputs (`None`: disabled).
     artifacts: Option<ArtifactCache>,
+    /// Runs started ahead of their program, per worker slot (`None`: off, as in one-shot commands).
+    warm_starts: Option<super::WarmStarts>,
 }
 
 impl CacheStore {
@@ -70,7 +72,13 @@ impl CacheStore {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         let artifacts = (root.file_name().is_some_and(|n| n == "caches"))
             .then(|| ArtifactCache::new(&root.with_file_name("artifacts"), DEFAULT_MAX_BYTES));
-        CacheStore { root, locks: Mutex::new(HashMap::new()), failed: Mutex::new(HashMap::new()), artifacts }
+        CacheStore {
+            root,
+            locks: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            artifacts,
+            warm_starts: None,
+        }
     }
 
     /// The same store with this compile-output cache (`None` turns it off).
@@ -86,6 +94,16 @@ impl CacheStore {
     /// The compile-output cache, when on.
     pub fn artifacts(&self) -> Option<&ArtifactCache> {
         self.artifacts.as_ref()
+    }
+
+    /// Turns on warm starts of ad-hoc programs (the daemon's worker slots).
+    pub fn with_warm_starts(mut self, warm_starts: super::WarmStarts) -> CacheStore {
+        self.warm_starts = Some(warm_starts);
+        self
+    }
+
+    pub fn warm_starts(&self) -> Option<&super::WarmStarts> {
+        self.warm_starts.as_ref()
     }
 
     /// Where a cache's contents live once prepared (the path runners get).

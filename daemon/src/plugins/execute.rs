@@ -93,6 +93,8 @@ pub struct StepResult {
     /// byte-identical inputs. The outcome is then `ok` with zero duration and
     /// no output.
     pub cached: bool,
+    /// The run step's runtime was started before the job came ([`super::warm`]).
+    pub warm_started: bool,
 }
 
 /// Everything that happened to a job.
@@ -146,7 +148,6 @@ pub fn execute_observed(
             compile.cgroup_view = false;
         }
     }
-    let mut boxed = fill_box(sandbox, slot, job, &plan)?;
     let mut execution = Execution {
         runner: runner.id().into(),
         toolchain_version: toolchain.version.clone(),
@@ -155,6 +156,15 @@ pub fn execute_observed(
         run: None,
         report: None,
     };
+    if let (Some(warm), Mode::Program, None) = (caches.warm_starts(), job.mode, &plan.compile) {
+        if let Some(outcome) = warm.run(sandbox, slot, runner.id(), toolchain, job, &plan)? {
+            let mut run = step_result(runner, outcome, StepKind::Run, job, None)?;
+            run.warm_started = true;
+            execution.run = Some(run);
+            return Ok(execution);
+        }
+    }
+    let mut boxed = fill_box(sandbox, slot, job, &plan)?;
     if let Some(compile) = &plan.compile {
         let cache = caches.artifacts().filter(|_| !compile.outputs.is_empty());
         let key = cache.and_then(|_| compile_key(runner, toolchain, compile, job, &plan));
@@ -288,7 +298,7 @@ pub(crate) fn cached_compile(job: &Job) -> StepResult {
         },
     };
     let output = step_output(&outcome, StepKind::Compile, job, None);
-    StepResult { outcome, diagnosis: None, output, cached: true }
+    StepResult { outcome, diagnosis: None, output, cached: true, warm_started: false }
 }
 
 /// Whether this host's sandbox can mount a run's cgroup view. A step that
@@ -360,9 +370,20 @@ fn run_step(
             None
         }
     });
+    step_result(runner, outcome, kind, job, report)
+}
+
+/// A finished step with the runner's diagnosis when it failed.
+fn step_result(
+    runner: &LoadedRunner,
+    outcome: Outcome,
+    kind: StepKind,
+    job: &Job,
+    report: Option<String>,
+) -> Result<StepResult, ExecuteError> {
     let output = step_output(&outcome, kind, job, report);
     let diagnosis = if outcome.status == Status::Ok { None } else { runner.diagnose(&output)? };
-    Ok(StepResult { outcome, diagnosis, output, cached: false })
+    Ok(StepResult { outcome, diagnosis, output, cached: false, warm_started: false })
 }
 
 /// The sandbox run for a planned step (stdin given only when the step asks for it).

@@ -15,7 +15,10 @@
 //!   dir while the plugin, its configuration and the toolchain's files are
 //!   unchanged (one-shot commands skip the version probe);
 //! - [`execute`]: one job — plan, box, compile and run steps in the sandbox,
-//!   the runner's diagnosis and test report.
+//!   the runner's diagnosis and test report;
+//! - [`warm`]: ad-hoc programs whose runtime was started, in their own
+//!   sandbox, before they came (the daemon's slots prepare the next run
+//!   after each job).
 //!
 //! For the judge, the whole path is:
 //!
@@ -52,6 +55,7 @@ pub mod library;
 pub mod policy;
 pub mod registry;
 pub mod toolchain_cache;
+pub mod warm;
 
 pub use acejudge_runner_api as api;
 pub use artifacts::ArtifactCache;
@@ -61,3 +65,4 @@ pub use execute::{execute, execute_observed, Execution, Job, StepResult};
 pub use policy::HostPolicy;
 pub use registry::{LoadOptions, LoadedRunner, Registry, ToolchainStatus};
 pub use toolchain_cache::ToolchainCache;
+pub use warm::WarmStarts;

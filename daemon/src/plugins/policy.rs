@@ -277,6 +277,7 @@ mod tests {
                 cgroup_view: false,
                 stdin: StdinSource::Empty,
                 outputs: vec![],
+                warm_argv: None,
             },
             report: ReportSource::Stdout,
         }

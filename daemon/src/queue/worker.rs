@@ -86,6 +86,14 @@ fn execute(slot: usize, shared: &Shared, job: ExecutionJob) {
         }
     }
     let _ = job.reply.send(result);
+    after_job(slot, shared);
+}
+
+/// The judge's work between jobs (preparing the slot's next run), never fatal to the slot.
+fn after_job(slot: usize, shared: &Shared) {
+    if catch_unwind(AssertUnwindSafe(|| shared.judge.after_job(slot))).is_err() {
+        tracing::error!(slot, "the judge panicked between jobs");
+    }
 }
 
 fn judge(slot: usize, shared: &Shared, claimed: Claimed) {
