@@ -81,14 +81,18 @@ Reading it:
   network namespace, the slot's tmpfs and template root) for one run, and
   starts a 60 MB binary; ~5–8 ms that a program starting in 7–30 ms (Python,
   Node) cannot hide.
-- Served: what is left is the client's own start (the `acejudge` binary,
-  ~1.5 ms, against `env`'s ~0.5 ms in the bare command), one local HTTP round
-  trip, and the daemon's per-run cost: the sandbox's ~1.1 ms (Sandbox section)
-  plus the plan, the box and the reply. Node's runner also passes V8 a heap
-  limit below the cgroup's (`--max-old-space-size`), so that V8 collects
-  garbage before the kernel's OOM killer would; V8 then cannot use its
-  built-in code cache, which costs ~3 ms per start that the bare command does
-  not pay.
+- Served, Python and Node: warm starts. After each ad-hoc run the daemon's
+  worker slot starts its next run of the same kind ahead of time, in a fresh
+  sandbox of its own, with the interpreter loaded and waiting for the program
+  (`plugins/warm.rs`); the program then starts at once, and its clocks start
+  with it. What is left is the client's own start (the `acejudge` binary,
+  ~1.5 ms, against `env`'s ~0.7 ms in the bare command), one local HTTP round
+  trip, the program itself, and the sandbox's exit path. Run back to back as
+  here, the next run's interpreter loads on the second core meanwhile; Node's
+  warm start also hides the ~3 ms its heap cap (`--max-old-space-size`)
+  costs at each start.
+- Served, Java and Go: no warm start (a compile step comes first); the
+  compile-output cache and the daemon's warm sandbox do the work.
 - The last row is the cold case for Go: a new program every time, bare with
   the standard library in Go's cache, AceJudge with its prepared read-only
   standard-library cache and a compile-cache miss.

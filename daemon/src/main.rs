@@ -27,10 +27,15 @@ fn main() {
     } else {
         None
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACEJUDGE_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // A run handed to the daemon logs nothing of its own (errors are printed): no subscriber to set up.
+    if daemon.is_none() {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("ACEJUDGE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match private_mounts {
         // The slots' tmpfs go with the namespace at exit: no unmount on the way out.
         Some(Ok(())) => acejudge::sandbox::boxdir::slot_mounts_die_with_process(),
