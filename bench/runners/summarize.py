@@ -91,6 +91,16 @@ Reading it:
   here, the next run's interpreter loads on the second core meanwhile; Node's
   warm start also hides the ~3 ms its heap cap (`--max-old-space-size`)
   costs at each start.
+- Served Python sits on its goal: this script gave 1.12×, 1.20× and 1.16×
+  (5 rounds, recorded here) on three runs on 2026-12-05. Back to back, the
+  2 cores are saturated: each iteration costs ~14 ms of CPU (the client
+  ~1.4, the daemon's threads ~2.1, the run and the next run's interpreter
+  ~10.5) against the bare command's ~8 on one core, so the next run's
+  interpreter is often still loading when its program comes. With 20 ms
+  between runs (`hyperfine --prepare "sleep 0.02"`) the same served run
+  took 8.1 ms against 8.7 bare (0.93×). A minimal C client instead of
+  `acejudge run` changes nothing (8.3 vs 8.2 ms): the time is the daemon's
+  and the machine's, not the command's start.
 - Served, Java and Go: no warm start (a compile step comes first); the
   compile-output cache and the daemon's warm sandbox do the work.
 - The last row is the cold case for Go: a new program every time, bare with
