@@ -483,29 +483,41 @@ fn its_programs_cannot_reach_the_network_or_read_outside_their_paths(test: &str,
     assert!(listener.accept().is_err(), "nothing may have connected to the host");
 }
 
+/// The ad-hoc (program) scenarios, as `#[test]`s in the calling module.
+macro_rules! program_scenarios {
+    ($lang:expr) => {
+        fn name(test: &str) -> String {
+            format!("{}::{test}", module_path!())
+        }
+
+        #[test]
+        fn hello_world_reads_stdin_and_writes_stdout() {
+            super::hello_world_reads_stdin_and_writes_stdout(&name("hello_world"), &$lang);
+        }
+
+        #[test]
+        fn a_compile_error_returns_the_compilers_message_with_file_and_line() {
+            super::a_compile_error_returns_the_compilers_message_with_file_and_line(&name("compile_error"), &$lang);
+        }
+
+        #[test]
+        fn an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr() {
+            super::an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr(&name("crash"), &$lang);
+        }
+
+        #[test]
+        fn its_programs_cannot_reach_the_network_or_read_outside_their_paths() {
+            super::its_programs_cannot_reach_the_network_or_read_outside_their_paths(&name("escape"), &$lang);
+        }
+    };
+}
+
 macro_rules! runner_tests {
     ($module:ident, $lang:expr) => {
         mod $module {
             use super::*;
 
-            fn name(test: &str) -> String {
-                format!("{}::{test}", module_path!())
-            }
-
-            #[test]
-            fn hello_world_reads_stdin_and_writes_stdout() {
-                super::hello_world_reads_stdin_and_writes_stdout(&name("hello_world"), &$lang);
-            }
-
-            #[test]
-            fn a_compile_error_returns_the_compilers_message_with_file_and_line() {
-                super::a_compile_error_returns_the_compilers_message_with_file_and_line(&name("compile_error"), &$lang);
-            }
-
-            #[test]
-            fn an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr() {
-                super::an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr(&name("crash"), &$lang);
-            }
+            program_scenarios!($lang);
 
             #[test]
             fn a_test_run_gives_exactly_each_tests_status_and_message() {
@@ -515,11 +527,6 @@ macro_rules! runner_tests {
             #[test]
             fn a_run_killed_mid_suite_keeps_the_results_reported_so_far() {
                 super::a_run_killed_mid_suite_keeps_the_results_reported_so_far(&name("killed"), &$lang);
-            }
-
-            #[test]
-            fn its_programs_cannot_reach_the_network_or_read_outside_their_paths() {
-                super::its_programs_cannot_reach_the_network_or_read_outside_their_paths(&name("escape"), &$lang);
             }
         }
     };
@@ -531,29 +538,7 @@ macro_rules! warm_runner_tests {
         mod $module {
             use super::*;
 
-            fn name(test: &str) -> String {
-                format!("{}::{test}", module_path!())
-            }
-
-            #[test]
-            fn hello_world_reads_stdin_and_writes_stdout() {
-                super::hello_world_reads_stdin_and_writes_stdout(&name("hello_world"), &$lang);
-            }
-
-            #[test]
-            fn a_compile_error_returns_the_compilers_message_with_file_and_line() {
-                super::a_compile_error_returns_the_compilers_message_with_file_and_line(&name("compile_error"), &$lang);
-            }
-
-            #[test]
-            fn an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr() {
-                super::an_uncaught_exception_is_a_runtime_error_with_the_trace_in_stderr(&name("crash"), &$lang);
-            }
-
-            #[test]
-            fn its_programs_cannot_reach_the_network_or_read_outside_their_paths() {
-                super::its_programs_cannot_reach_the_network_or_read_outside_their_paths(&name("escape"), &$lang);
-            }
+            program_scenarios!($lang);
         }
     };
 }

@@ -118,6 +118,14 @@ struct Slot {
     prepared: Mutex<Option<Prepared>>,
 }
 
+/// A slot taken for one run ([`Sandbox::claim`]).
+struct Claim<'a> {
+    slot: &'a Slot,
+    _busy: std::sync::MutexGuard<'a, ()>,
+    run_cgroup: Box<dyn cgroup::RunCgroup>,
+    limits: CgroupLimits,
+}
+
 /// A run whose process is up and waiting on its start signal: its runtime
 /// has started (or is starting) in its own namespaces, cgroup and uid, and no
 /// clock runs until [`Sandbox::run_prepared`] writes the signal.
@@ -275,13 +283,7 @@ impl Sandbox {
     /// A run prepared in the slot and not used is discarded first.
     pub fn run(&self, slot: usize, spec: &SandboxSpec) -> Result<Outcome, SandboxError> {
         steptrace::mark(steptrace::Point::RunEntered);
-        validate(spec)?;
-        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
-        let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
-        self.discard_prepared(slot_state);
-        let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
-        let run_cgroup = self.spares.take(slot, n, limits)?;
+        let Claim { slot: slot_state, _busy, run_cgroup, limits } = self.claim(slot, spec)?;
         steptrace::mark(steptrace::Point::CgroupCreated);
         let started = std::time::Instant::now();
         let result = self.launch(slot_state, spec, run_cgroup.as_ref(), None).and_then(|(pidfd, pipes)| {
@@ -290,6 +292,19 @@ impl Sandbox {
         self.spares.retire(slot, run_cgroup, limits);
         steptrace::mark(steptrace::Point::CgroupRemoved);
         result
+    }
+
+    /// Takes `slot` for a new run of `spec`: checks the spec, holds the
+    /// slot's lock, discards a run prepared there, takes fresh cgroups.
+    fn claim(&self, slot: usize, spec: &SandboxSpec) -> Result<Claim<'_>, SandboxError> {
+        validate(spec)?;
+        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
+        let busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        self.discard_prepared(slot_state);
+        let n = self.runs.fetch_add(1, Ordering::Relaxed);
+        let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
+        let run_cgroup = self.spares.take(slot, n, limits)?;
+        Ok(Claim { slot: slot_state, _busy: busy, run_cgroup, limits })
     }
 
     /// Starts `spec` in worker slot `slot` ahead of its program and leaves it
@@ -303,23 +318,22 @@ impl Sandbox {
     /// cgroup, uid, Landlock and seccomp, the same limits. Its clocks (wall
     /// and CPU) start with the start signal.
     pub fn prepare(&self, slot: usize, spec: &SandboxSpec) -> Result<(), SandboxError> {
-        validate(spec)?;
-        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
-        let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
-        self.discard_prepared(slot_state);
-        let n = self.runs.fetch_add(1, Ordering::Relaxed);
-        let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
-        let run_cgroup = self.spares.take(slot, n, limits)?;
-        let (start_r, start_w) = supervise::pipe()?;
-        let mut launched_spec = spec.clone();
-        launched_spec.stdin.clear();
-        launched_spec.env.push((START_FD_VARIABLE.into(), start_r.as_raw_fd().to_string()));
-        match self.launch(slot_state, &launched_spec, run_cgroup.as_ref(), Some(start_r.as_raw_fd())) {
-            Ok((pidfd, pipes)) => {
+        let Claim { slot: slot_state, _busy, run_cgroup, limits } = self.claim(slot, spec)?;
+        let launched = supervise::pipe().and_then(|(start_r, start_w)| {
+            let mut launched_spec = spec.clone();
+            launched_spec.stdin.clear();
+            launched_spec.env.push((START_FD_VARIABLE.into(), start_r.as_raw_fd().to_string()));
+            let (pidfd, pipes) =
+                self.launch(slot_state, &launched_spec, run_cgroup.as_ref(), Some(start_r.as_raw_fd()))?;
+            Ok((pidfd, pipes, start_w))
+        });
+        match launched {
+            Ok((pidfd, pipes, start_w)) => {
                 let mut prepared_spec = spec.clone();
                 prepared_spec.stdin.clear();
                 let prepared = Prepared { spec: prepared_spec, pidfd, pipes, start_w, run_cgroup, limits };
-                *slot_state.prepared.lock().map_err(|_| SandboxError::SlotBusy(slot))? = Some(prepared);
+                let mut waiting = slot_state.prepared.lock().unwrap_or_else(|p| p.into_inner());
+                *waiting = Some(prepared);
                 Ok(())
             }
             Err(e) => {
