@@ -147,10 +147,17 @@ pub enum JudgeError {
     UnexpectedFile { challenge: String, language: String, name: String, expected: String },
     #[error("file name {0:?} is not allowed: use a plain name without `/`, `..` or control characters")]
     BadFileName(String),
+    /// Not a `#[source]`: the message already holds it, and `{:#}` would print it twice.
     #[error("the sandbox failed: {0}")]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(crate::sandbox::SandboxError),
     #[error("the {language} runner failed: {message}")]
     Runner { language: String, message: String },
+}
+
+impl From<crate::sandbox::SandboxError> for JudgeError {
+    fn from(error: crate::sandbox::SandboxError) -> Self {
+        JudgeError::Sandbox(error)
+    }
 }
 
 impl JudgeError {
