@@ -704,3 +704,27 @@ public class Main {
     let heap: u64 = out.lines().find_map(|l| l.strip_prefix("heap ")?.parse().ok()).expect("heap printed");
     assert!(heap <= limit * 6 / 10 && heap >= limit / 2, "heap {heap} is ~60% of {limit}");
 }
+
+/// A warm start keeps every limit: a busy loop ends at the wall limit counted
+/// from the program's start (not the runtime's), a memory hog at the memory
+/// limit — as they do cold ([`run_warm`] compares the two).
+#[test]
+fn python_warm_starts_keep_the_time_and_memory_limits() {
+    let test = "python_warm::limits";
+    let mut spin = Job::new(Mode::Program, "main.py", files(&[("main.py", "while True:\n    pass\n")]));
+    spin.limits.run.wall_ms = 1000;
+    let Some(execution) = execute(test, &PYTHON, spin) else { return };
+    let run = execution.run.as_ref().expect("a run step");
+    assert!(matches!(run.outcome.status, Status::TimeLimit { .. }), "{}", explain(&execution));
+    assert!(run.outcome.wall_ms < 2000, "the limit counts from the program's start: {} ms", run.outcome.wall_ms);
+
+    let mut hog = Job::new(
+        Mode::Program,
+        "main.py",
+        files(&[("main.py", "hoard = []\nwhile True:\n    hoard.append(bytearray(1 << 20))\n")]),
+    );
+    hog.limits.run.memory_bytes = 64 << 20;
+    let Some(execution) = execute(test, &PYTHON, hog) else { return };
+    let run = execution.run.as_ref().expect("a run step");
+    assert_eq!(run.outcome.status, Status::MemoryLimit, "{}", explain(&execution));
+}
