@@ -91,8 +91,9 @@ Reading it:
   here, the next run's interpreter loads on the second core meanwhile; Node's
   warm start also hides the ~3 ms its heap cap (`--max-old-space-size`)
   costs at each start.
-- Served Python sits on its goal: this script gave 1.12×, 1.20× and 1.16×
-  (5 rounds, recorded here) on three runs on 2026-12-05. Back to back, the
+- Served Python sits on its goal: four runs of this script on 2026-12-05
+  gave 1.12×, 1.20×, 1.16× and 1.07× (the last recorded here; median of the
+  four 1.14×), so the noise of this machine decides. Back to back, the
   2 cores are saturated: each iteration costs ~14 ms of CPU (the client
   ~1.4, the daemon's threads ~2.1, the run and the next run's interpreter
   ~10.5) against the bare command's ~8 on one core, so the next run's
