@@ -23,7 +23,7 @@
 use super::local_client::LocalClient;
 use super::runners::{find_runner, PluginArgs};
 use super::units::{parse_duration, parse_size};
-use crate::judge::{execution_report, ExecutionReport, LanguageInfo};
+use crate::judge::{execution_report, ExecutionLimits, ExecutionReport, LanguageInfo};
 use crate::plugins::api::Mode;
 use crate::plugins::{self, CacheStore, Job, Registry};
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -93,8 +93,8 @@ pub fn run(
         Some(path) => std::fs::read(path).with_context(|| format!("cannot read --stdin {}", path.display()))?,
         None => Vec::new(),
     };
-    if args.wall.is_zero() || args.wall > Duration::from_secs(600) {
-        bail!("--wall must be between 1ms and 600s");
+    if args.wall.is_zero() || args.wall > Duration::from_millis(ExecutionLimits::MAX_WALL_MS) {
+        bail!("--wall must be between 1ms and {}s", ExecutionLimits::MAX_WALL_MS / 1000);
     }
     let through_daemon = match (daemon, std::str::from_utf8(&source), std::str::from_utf8(&stdin)) {
         (Some(client), Ok(source), Ok(stdin)) => Some(run_through_daemon(client, &args, &entry, source, stdin)?),
@@ -121,6 +121,11 @@ pub fn run(
     Ok(u8::from(!ok))
 }
 
+/// The run's limits as given (`--wall`, `--mem`), applied the same way in-process and by the daemon.
+fn limits(args: &RunArgs) -> ExecutionLimits {
+    ExecutionLimits { wall_ms: args.wall.as_millis() as u64, memory_bytes: args.mem }
+}
+
 /// The program through the daemon's `POST /v1/executions`, on its local socket.
 fn run_through_daemon(
     mut client: LocalClient,
@@ -133,7 +138,7 @@ fn run_through_daemon(
         "language": args.lang,
         "file": { "name": entry, "content": source },
         "stdin": stdin,
-        "limits": { "wall_ms": args.wall.as_millis() as u64, "memory_bytes": args.mem },
+        "limits": limits(args),
     });
     // The daemon's own bound for a local run is the wall limit plus a minute (queue, compile).
     let bound = args.wall + Duration::from_secs(120);
@@ -197,9 +202,7 @@ fn run_one_shot(
     let caches = CacheStore::new(&data_dir.join("caches"));
     let mut job = Job::new(Mode::Program, &entry, vec![(entry.clone(), source)]);
     job.stdin = stdin;
-    job.limits.run.wall_ms = args.wall.as_millis() as u64;
-    job.limits.run.cpu_ms = job.limits.run.wall_ms * 2;
-    job.limits.run.memory_bytes = args.mem;
+    limits(args).apply(&mut job);
     let execution = plugins::execute(&sandbox, 0, runner, &caches, &job)?;
     // The program's own output, byte for byte (a compiler's output is in the report).
     let (stdout, stderr) = match &execution.run {

@@ -98,6 +98,18 @@ pub struct ExecutionLimits {
     pub memory_bytes: u64,
 }
 
+impl ExecutionLimits {
+    /// The longest wall limit anyone may ask for (`acejudge run --wall`, the local socket).
+    pub const MAX_WALL_MS: u64 = 600_000;
+
+    /// Sets `job`'s run step to these limits.
+    pub fn apply(&self, job: &mut crate::plugins::Job) {
+        job.limits.run.wall_ms = self.wall_ms;
+        job.limits.run.cpu_ms = self.wall_ms.saturating_mul(2);
+        job.limits.run.memory_bytes = self.memory_bytes;
+    }
+}
+
 /// How an ad-hoc program ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionReport {

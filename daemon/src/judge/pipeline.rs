@@ -292,9 +292,7 @@ impl JudgeService for Judge {
         );
         job.stdin = program.stdin.as_bytes().to_vec();
         if let Some(limits) = program.limits {
-            job.limits.run.wall_ms = limits.wall_ms;
-            job.limits.run.cpu_ms = limits.wall_ms.saturating_mul(2);
-            job.limits.run.memory_bytes = limits.memory_bytes;
+            limits.apply(&mut job);
         }
         let execution = plugins::execute(&self.sandbox, slot, runner, &self.caches, &job)
             .map_err(|e| Judge::runner_error(language, e))?;

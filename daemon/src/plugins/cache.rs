@@ -234,8 +234,7 @@ impl CacheStore {
             boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable).map_err(sandbox_err)?;
         }
         for step in &spec.warmup.steps {
-            let mut run = sandbox_spec(step, &boxed, toolchain, &[]);
-            run.limits.tmp_bytes = 256 << 20;
+            let mut run = sandbox_spec(step, &boxed, toolchain, &[], 256 << 20);
             run.limits.file_size_bytes = 256 << 20;
             let outcome = sandbox.run(slot, &run).map_err(sandbox_err)?;
             if outcome.status != Status::Ok {

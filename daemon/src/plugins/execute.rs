@@ -214,13 +214,19 @@ pub fn execute_observed(
 /// A fresh box holding the job's files and the plan's support files.
 fn fill_box(sandbox: &Sandbox, slot: usize, job: &Job, plan: &Plan) -> Result<BoxDir, ExecuteError> {
     let boxed = sandbox.create_box(slot, job.box_bytes)?;
+    place_files(&boxed, job, plan)?;
+    Ok(boxed)
+}
+
+/// Writes the job's files and the plan's support files into `boxed`.
+pub(crate) fn place_files(boxed: &BoxDir, job: &Job, plan: &Plan) -> Result<(), ExecuteError> {
     for (name, contents) in &job.files {
         boxed.write_file(Path::new(name), contents, false)?;
     }
     for file in &plan.files {
         boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable)?;
     }
-    Ok(boxed)
+    Ok(())
 }
 
 /// The compile-output cache key of `compile`: the runner, the toolchain, the
@@ -360,8 +366,7 @@ fn run_step(
     job: &Job,
     report_file: Option<&Path>,
 ) -> Result<StepResult, ExecuteError> {
-    let mut spec = sandbox_spec(step, boxed, toolchain, &job.stdin);
-    spec.limits.tmp_bytes = job.box_bytes;
+    let spec = sandbox_spec(step, boxed, toolchain, &job.stdin, job.box_bytes);
     let outcome = sandbox.run(slot, &spec)?;
     let report = report_file.and_then(|path| match boxed.read_file(path, MAX_REPORT_BYTES) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -386,8 +391,15 @@ fn step_result(
     Ok(StepResult { outcome, diagnosis, output, cached: false, warm_started: false })
 }
 
-/// The sandbox run for a planned step (stdin given only when the step asks for it).
-pub(crate) fn sandbox_spec(step: &Step, boxed: &BoxDir, toolchain: &Toolchain, stdin: &[u8]) -> SandboxSpec {
+/// The sandbox run for a planned step (stdin given only when the step asks
+/// for it), with a private `/tmp` of `tmp_bytes`.
+pub(crate) fn sandbox_spec(
+    step: &Step,
+    boxed: &BoxDir,
+    toolchain: &Toolchain,
+    stdin: &[u8],
+    tmp_bytes: u64,
+) -> SandboxSpec {
     let l = &step.limits;
     SandboxSpec {
         argv: step.argv.clone(),
@@ -403,6 +415,7 @@ pub(crate) fn sandbox_spec(step: &Step, boxed: &BoxDir, toolchain: &Toolchain, s
             memory_bytes: l.memory_bytes,
             pids: l.pids,
             output_bytes: l.output_bytes,
+            tmp_bytes,
             ..Limits::default()
         },
     }

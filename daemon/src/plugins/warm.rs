@@ -20,9 +20,8 @@
 
 use super::api::{Plan, Step, Toolchain};
 use super::error::ExecuteError;
-use super::execute::{sandbox_spec, Job};
+use super::execute::{place_files, sandbox_spec, Job};
 use crate::sandbox::{BoxDir, Outcome, Sandbox};
-use std::path::Path;
 use std::sync::Mutex;
 
 /// The warm starts of every worker slot.
@@ -83,14 +82,8 @@ impl WarmStarts {
             state.waiting.take()
         };
         let Some(waiting) = waiting.filter(|w| w.runner == runner) else { return Ok(None) };
-        for (name, contents) in &job.files {
-            waiting.boxed.write_file(Path::new(name), contents, false)?;
-        }
-        for file in &plan.files {
-            waiting.boxed.write_file(Path::new(&file.path), file.contents.as_bytes(), file.executable)?;
-        }
-        let mut spec = sandbox_spec(&warm_step, &waiting.boxed, toolchain, &job.stdin);
-        spec.limits.tmp_bytes = job.box_bytes;
+        place_files(&waiting.boxed, job, plan)?;
+        let spec = sandbox_spec(&warm_step, &waiting.boxed, toolchain, &job.stdin, job.box_bytes);
         let start = format!("{}\n", job.entry);
         Ok(sandbox.run_prepared(slot, &spec, start.as_bytes())?)
     }
@@ -106,8 +99,7 @@ impl WarmStarts {
         let Some(recipe) = state.recipe.clone() else { return };
         let Some(warm_step) = warm_step(&recipe.step) else { return };
         let prepared = sandbox.create_box(slot, recipe.box_bytes).and_then(|boxed| {
-            let mut spec = sandbox_spec(&warm_step, &boxed, &recipe.toolchain, &[]);
-            spec.limits.tmp_bytes = recipe.box_bytes;
+            let spec = sandbox_spec(&warm_step, &boxed, &recipe.toolchain, &[], recipe.box_bytes);
             sandbox.prepare(slot, &spec).map(|()| boxed)
         });
         match prepared {
@@ -115,9 +107,7 @@ impl WarmStarts {
             Err(error) => tracing::warn!(slot, runner = %recipe.runner, %error, "no warm start prepared"),
         }
     }
-}
 
-impl WarmStarts {
     /// The runner whose run is waiting in `slot`, if any.
     pub fn waiting(&self, slot: usize) -> Option<String> {
         let state = self.slots.get(slot)?.lock().unwrap_or_else(|p| p.into_inner());

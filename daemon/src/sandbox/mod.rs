@@ -65,7 +65,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How the sandbox is set up on this host.
 #[derive(Clone, Debug)]
@@ -121,7 +121,7 @@ struct Slot {
 /// A slot taken for one run ([`Sandbox::claim`]).
 struct Claim<'a> {
     slot: &'a Slot,
-    _busy: std::sync::MutexGuard<'a, ()>,
+    _busy: MutexGuard<'a, ()>,
     run_cgroup: Box<dyn cgroup::RunCgroup>,
     limits: CgroupLimits,
 }
@@ -297,14 +297,20 @@ impl Sandbox {
     /// Takes `slot` for a new run of `spec`: checks the spec, holds the
     /// slot's lock, discards a run prepared there, takes fresh cgroups.
     fn claim(&self, slot: usize, spec: &SandboxSpec) -> Result<Claim<'_>, SandboxError> {
-        validate(spec)?;
-        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
-        let busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        let (slot_state, busy) = self.lock_slot(slot, spec)?;
         self.discard_prepared(slot_state);
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
         let limits = CgroupLimits { memory_bytes: spec.limits.memory_bytes, pids: spec.limits.pids };
         let run_cgroup = self.spares.take(slot, n, limits)?;
         Ok(Claim { slot: slot_state, _busy: busy, run_cgroup, limits })
+    }
+
+    /// Checks `spec` and holds `slot`'s lock (a slot runs one thing at a time).
+    fn lock_slot(&self, slot: usize, spec: &SandboxSpec) -> Result<(&Slot, MutexGuard<'_, ()>), SandboxError> {
+        validate(spec)?;
+        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
+        let busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        Ok((slot_state, busy))
     }
 
     /// Starts `spec` in worker slot `slot` ahead of its program and leaves it
@@ -319,9 +325,11 @@ impl Sandbox {
     /// and CPU) start with the start signal.
     pub fn prepare(&self, slot: usize, spec: &SandboxSpec) -> Result<(), SandboxError> {
         let Claim { slot: slot_state, _busy, run_cgroup, limits } = self.claim(slot, spec)?;
+        // What it is prepared for: `spec` without stdin, which comes with the start.
+        let mut prepared_spec = spec.clone();
+        prepared_spec.stdin.clear();
         let launched = supervise::pipe().and_then(|(start_r, start_w)| {
-            let mut launched_spec = spec.clone();
-            launched_spec.stdin.clear();
+            let mut launched_spec = prepared_spec.clone();
             launched_spec.env.push((START_FD_VARIABLE.into(), start_r.as_raw_fd().to_string()));
             let (pidfd, pipes) =
                 self.launch(slot_state, &launched_spec, run_cgroup.as_ref(), Some(start_r.as_raw_fd()))?;
@@ -329,8 +337,6 @@ impl Sandbox {
         });
         match launched {
             Ok((pidfd, pipes, start_w)) => {
-                let mut prepared_spec = spec.clone();
-                prepared_spec.stdin.clear();
                 let prepared = Prepared { spec: prepared_spec, pidfd, pipes, start_w, run_cgroup, limits };
                 let mut waiting = slot_state.prepared.lock().unwrap_or_else(|p| p.into_inner());
                 *waiting = Some(prepared);
@@ -349,9 +355,7 @@ impl Sandbox {
     /// `spec.stdin`, and supervises it as [`Sandbox::run`] does, its clocks
     /// starting now. `Ok(None)` when there is no such run: run `spec` instead.
     pub fn run_prepared(&self, slot: usize, spec: &SandboxSpec, start: &[u8]) -> Result<Option<Outcome>, SandboxError> {
-        validate(spec)?;
-        let slot_state = self.slots.get(slot).ok_or(SandboxError::NoSuchSlot(slot, self.slots.len()))?;
-        let _busy = slot_state.busy.try_lock().map_err(|_| SandboxError::SlotBusy(slot))?;
+        let (slot_state, _busy) = self.lock_slot(slot, spec)?;
         let taken = {
             let mut prepared = slot_state.prepared.lock().map_err(|_| SandboxError::SlotBusy(slot))?;
             match prepared.take() {
